@@ -1,0 +1,49 @@
+# Quick start: `make demo` and `make test`. Each installs what is missing first.
+BUILD ?= build
+PREFIX ?= /usr/local
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+DEBS := cmake ninja-build g++ clang pkg-config libgtest-dev libgmock-dev
+
+.PHONY: all deps build demo test test-asan test-tsan install clean format
+
+all: build
+
+# Installs the Debian packages the build needs, only those missing.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_WERROR=ON $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	./$(BUILD)/examples/psn_demo
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPSN_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug"
+
+# The whole suite under ThreadSanitizer.
+test-tsan:
+	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DPSN_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,268 @@
+// psn.hpp - the C++20 interface of psn.
+//
+// The same machinery as <psn/psn.h>, without Windows names: a move-only port,
+// registrations and completions as small value types, batches as std::span,
+// time-outs as std::chrono durations and errors as std::error_code.
+//
+// registration and completion have the layout of the C interface's
+// SOCK_NOTIFY_REGISTRATION and OVERLAPPED_ENTRY, so a batch passes to the core
+// without a copy.
+#ifndef PSN_PSN_HPP
+#define PSN_PSN_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#if defined(__GNUC__)
+#define PSN_CXX_API __attribute__((visibility("default")))
+#else
+#define PSN_CXX_API
+#endif
+
+namespace psn {
+
+// A set of flags drawn from the enumeration E, stored in Storage.
+template <class E, class Storage = std::underlying_type_t<E>>
+class flags {
+ public:
+  constexpr flags() noexcept = default;
+  constexpr flags(E e) noexcept : bits_(static_cast<Storage>(e)) {}  // NOLINT: implicit by design
+  constexpr explicit flags(Storage raw) noexcept : bits_(raw) {}
+
+  constexpr Storage raw() const noexcept { return bits_; }
+  constexpr bool empty() const noexcept { return bits_ == 0; }
+  constexpr bool has(E e) const noexcept { return (bits_ & static_cast<Storage>(e)) != 0; }
+  constexpr bool has_all(flags f) const noexcept { return (bits_ & f.bits_) == f.bits_; }
+  constexpr explicit operator bool() const noexcept { return bits_ != 0; }
+
+  friend constexpr flags operator|(flags a, flags b) noexcept {
+    return flags(static_cast<Storage>(a.bits_ | b.bits_));
+  }
+  friend constexpr flags operator&(flags a, flags b) noexcept {
+    return flags(static_cast<Storage>(a.bits_ & b.bits_));
+  }
+  constexpr flags& operator|=(flags b) noexcept { return *this = *this | b; }
+  constexpr flags& operator&=(flags b) noexcept { return *this = *this & b; }
+  friend constexpr bool operator==(flags a, flags b) noexcept = default;
+
+ private:
+  Storage bits_ = 0;
+};
+
+// What a registration watches for, and what a notification reports.
+enum class event : std::uint16_t {
+  none = 0x00,
+  in = 0x01,      // a read would not block
+  out = 0x02,     // a write would not block
+  hangup = 0x04,  // the peer closed or aborted the connection
+  error = 0x40,   // the socket has a pending error (reported whatever the filter)
+  remove = 0x80,  // the registration ended; the last notification it gets
+};
+using events = flags<event, std::uint16_t>;
+constexpr events operator|(event a, event b) noexcept { return events(a) | events(b); }
+
+// How a registration is changed by one entry of a batch.
+enum class operation : std::uint8_t { none = 0x00, enable = 0x01, disable = 0x02, remove = 0x04 };
+
+// When a registration notifies.
+enum class trigger : std::uint8_t { oneshot = 0x01, persistent = 0x02, level = 0x04, edge = 0x08 };
+using triggers = flags<trigger, std::uint8_t>;
+constexpr triggers operator|(trigger a, trigger b) noexcept { return triggers(a) | triggers(b); }
+
+// Result codes; the values are those of the Windows codes named in the comments.
+enum class errc : std::uint32_t {
+  success = 0,                   // ERROR_SUCCESS
+  invalid_handle = 6,            // ERROR_INVALID_HANDLE / WSA_INVALID_HANDLE
+  not_enough_memory = 8,         // ERROR_NOT_ENOUGH_MEMORY / WSA_NOT_ENOUGH_MEMORY
+  not_supported = 50,            // ERROR_NOT_SUPPORTED
+  invalid_parameter = 87,        // ERROR_INVALID_PARAMETER
+  timeout = 258,                 // WAIT_TIMEOUT
+  abandoned = 735,               // ERROR_ABANDONED_WAIT_0
+  not_found = 1168,              // ERROR_NOT_FOUND
+  fault = 10014,                 // WSAEFAULT
+  invalid_argument = 10022,      // WSAEINVAL
+  would_block = 10035,           // WSAEWOULDBLOCK
+  not_socket = 10038,            // WSAENOTSOCK
+  no_buffers = 10055,            // WSAENOBUFS
+};
+
+}  // namespace psn
+
+template <>
+struct std::is_error_code_enum<psn::errc> : std::true_type {};
+
+namespace psn {
+
+// The category of psn's codes; its messages name the Windows code.
+PSN_CXX_API const std::error_category& category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
+
+using native_socket = int;
+
+// One entry of a registration batch (layout of SOCK_NOTIFY_REGISTRATION).
+struct registration {
+  native_socket socket = -1;
+  void* key = nullptr;
+  events filter;
+  psn::operation op = psn::operation::none;
+  psn::triggers trigger_flags;
+  std::uint32_t result = 0;  // set by the call: 0 or an errc value
+
+  std::error_code error() const noexcept { return {static_cast<int>(result), category()}; }
+
+  static constexpr registration enable(native_socket s, void* key, events filter,
+                                       psn::triggers t) noexcept {
+    return {s, key, filter, psn::operation::enable, t, 0};
+  }
+  static constexpr registration disable(native_socket s) noexcept {
+    return {s, nullptr, {}, psn::operation::disable, {}, 0};
+  }
+  static constexpr registration remove(native_socket s) noexcept {
+    return {s, nullptr, {}, psn::operation::remove, {}, 0};
+  }
+};
+
+// One packet taken from a port (layout of OVERLAPPED_ENTRY). For a socket
+// notification, key is the registration's key, overlapped is null and the
+// events are in bytes; for a posted packet, all three are what was posted.
+struct completion {
+  void* key = nullptr;
+  void* overlapped = nullptr;
+  std::uintptr_t internal = 0;
+  std::uint32_t bytes = 0;
+
+  psn::events events() const noexcept { return psn::events(static_cast<std::uint16_t>(bytes)); }
+};
+
+// Which kernel interface a port uses.
+enum class backend : std::uint8_t {
+  automatic,  // PSN_BACKEND if set, else the best the kernel allows
+  epoll,
+  io_uring,
+};
+
+// A wait that never times out.
+inline constexpr std::chrono::milliseconds infinite = std::chrono::milliseconds::max();
+
+namespace detail {
+using handle = std::uintptr_t;
+PSN_CXX_API std::error_code create(unsigned concurrency, backend b, handle* out) noexcept;
+PSN_CXX_API std::error_code close(handle h) noexcept;
+PSN_CXX_API std::error_code post(handle h, std::uint32_t bytes, void* key, void* ov) noexcept;
+PSN_CXX_API std::error_code process(handle h, std::span<registration> changes,
+                                    std::span<completion> out, std::uint32_t timeout_ms,
+                                    std::size_t* received) noexcept;
+PSN_CXX_API std::error_code close_socket(native_socket s) noexcept;
+
+constexpr std::uint32_t to_ms(std::chrono::milliseconds t) noexcept {
+  if (t.count() <= 0) return 0;
+  if (t >= std::chrono::milliseconds(0xFFFFFFFFll)) return 0xFFFFFFFFu;
+  return static_cast<std::uint32_t>(t.count());
+}
+
+[[noreturn]] PSN_CXX_API void throw_error(std::error_code ec, const char* what);
+}  // namespace detail
+
+// A completion port. Move-only; closing it (or destroying it) releases every
+// thread waiting on it and drops every registration.
+class port {
+ public:
+  struct options {
+    unsigned concurrency = 0;  // threads released to run at once; 0 = number of processors
+    psn::backend backend = psn::backend::automatic;
+  };
+
+  // Creates a port; throws std::system_error on failure.
+  static port create() { return create(options{}); }
+  static port create(const options& o) {
+    std::error_code ec;
+    port p = create(o, ec);
+    if (ec) detail::throw_error(ec, "psn::port::create");
+    return p;
+  }
+  static port create(const options& o, std::error_code& ec) noexcept {
+    detail::handle h = 0;
+    ec = detail::create(o.concurrency, o.backend, &h);
+    return port(h);
+  }
+
+  port() noexcept = default;
+  port(port&& o) noexcept : h_(std::exchange(o.h_, 0)) {}
+  port& operator=(port&& o) noexcept {
+    if (this != &o) {
+      close();
+      h_ = std::exchange(o.h_, 0);
+    }
+    return *this;
+  }
+  port(const port&) = delete;
+  port& operator=(const port&) = delete;
+  ~port() { close(); }
+
+  explicit operator bool() const noexcept { return h_ != 0; }
+  // The opaque handle value (the same value the C interface's HANDLE holds).
+  detail::handle native_handle() const noexcept { return h_; }
+
+  // Closes the port now; waiting threads return errc::abandoned.
+  void close() noexcept {
+    if (h_ != 0) detail::close(std::exchange(h_, 0));
+  }
+
+  // Applies `changes` in order (each entry's result is set), then takes up to
+  // out.size() packets, waiting up to `timeout`. Returns the filled prefix of
+  // `out`; on time-out it is empty and ec is errc::timeout.
+  std::span<completion> process(std::span<registration> changes, std::span<completion> out,
+                                std::chrono::milliseconds timeout,
+                                std::error_code& ec) noexcept {
+    std::size_t n = 0;
+    ec = detail::process(h_, changes, out, out.empty() ? 0 : detail::to_ms(timeout), &n);
+    return out.first(n);
+  }
+  // As above; a time-out returns an empty span, other errors throw.
+  std::span<completion> process(std::span<registration> changes, std::span<completion> out,
+                                std::chrono::milliseconds timeout) {
+    std::error_code ec;
+    auto got = process(changes, out, timeout, ec);
+    if (ec && ec != errc::timeout) detail::throw_error(ec, "psn::port::process");
+    return got;
+  }
+
+  // Applies registration changes without waiting.
+  std::error_code apply(std::span<registration> changes) noexcept {
+    std::error_code ec;
+    process(changes, {}, std::chrono::milliseconds(0), ec);
+    return ec;
+  }
+
+  // Takes up to out.size() packets, waiting up to `timeout`.
+  std::span<completion> wait(std::span<completion> out, std::chrono::milliseconds timeout,
+                             std::error_code& ec) noexcept {
+    return process({}, out, timeout, ec);
+  }
+  std::span<completion> wait(std::span<completion> out, std::chrono::milliseconds timeout) {
+    return process({}, out, timeout);
+  }
+
+  // Queues a packet carrying exactly these values and wakes one waiter.
+  std::error_code post(std::uint32_t bytes, void* key, void* overlapped = nullptr) noexcept {
+    return detail::post(h_, bytes, key, overlapped);
+  }
+
+ private:
+  explicit port(detail::handle h) noexcept : h_(h) {}
+  detail::handle h_ = 0;
+};
+
+// Closes a socket and drops its registration, without a REMOVE notification.
+inline std::error_code close_socket(native_socket s) noexcept { return detail::close_socket(s); }
+
+}  // namespace psn
+
+#endif  // PSN_PSN_HPP

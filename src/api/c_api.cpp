@@ -1,0 +1,93 @@
+// The Windows-named C interface: validates what is specific to each
+// function, translates to the core and sets the thread's last error. No
+// exception crosses this boundary (the core never throws).
+#include <cstdint>
+
+#include "core/api.hpp"
+#include "psn/psn.h"
+
+namespace {
+
+thread_local DWORD t_last_error = ERROR_SUCCESS;
+
+psn::core::handle to_handle(HANDLE h) noexcept { return reinterpret_cast<std::uintptr_t>(h); }
+
+BOOL fail(DWORD code) noexcept {
+  t_last_error = code;
+  return FALSE;
+}
+
+}  // namespace
+
+extern "C" {
+
+DWORD GetLastError(void) { return t_last_error; }
+void SetLastError(DWORD code) { t_last_error = code; }
+int WSAGetLastError(void) { return static_cast<int>(t_last_error); }
+
+HANDLE CreateIoCompletionPort(HANDLE file, HANDLE existing, ULONG_PTR /*key: ignored, R3.1*/,
+                              DWORD concurrency) {
+  // R3.1 (psn): only creating a port is supported; association is not.
+  if (file != INVALID_HANDLE_VALUE || existing != nullptr) {
+    t_last_error = ERROR_NOT_SUPPORTED;
+    return nullptr;
+  }
+  psn::core::handle h = 0;
+  DWORD rc = psn::core::create_port(concurrency, psn::backends::kind::automatic, &h);
+  if (rc != ERROR_SUCCESS) {
+    t_last_error = rc;
+    return nullptr;
+  }
+  return reinterpret_cast<HANDLE>(h);
+}
+
+BOOL CloseHandle(HANDLE h) {
+  DWORD rc = psn::core::close_port(to_handle(h));
+  return rc == ERROR_SUCCESS ? TRUE : fail(rc);
+}
+
+BOOL PostQueuedCompletionStatus(HANDLE port, DWORD bytes, ULONG_PTR key, LPOVERLAPPED ov) {
+  DWORD rc = psn::core::post(to_handle(port), bytes, key, ov);
+  return rc == ERROR_SUCCESS ? TRUE : fail(rc);
+}
+
+BOOL GetQueuedCompletionStatus(HANDLE port, DWORD* bytes, ULONG_PTR* key, LPOVERLAPPED* ov,
+                               DWORD ms) {
+  if (bytes == nullptr || key == nullptr || ov == nullptr) return fail(ERROR_INVALID_PARAMETER);
+  *ov = nullptr;
+  OVERLAPPED_ENTRY e{};
+  UINT32 got = 0;
+  DWORD rc = psn::core::dequeue(to_handle(port), &e, 1, &got, ms);
+  if (rc != ERROR_SUCCESS) return fail(rc);  // R3.5: WAIT_TIMEOUT, *ov stays NULL
+  *bytes = e.dwNumberOfBytesTransferred;
+  *key = e.lpCompletionKey;
+  *ov = e.lpOverlapped;
+  return TRUE;
+}
+
+BOOL GetQueuedCompletionStatusEx(HANDLE port, OVERLAPPED_ENTRY* entries, ULONG count,
+                                 ULONG* removed, DWORD ms, BOOL /*alertable: no APCs, R3.6*/) {
+  if (removed) *removed = 0;
+  if (entries == nullptr || removed == nullptr || count == 0)
+    return fail(ERROR_INVALID_PARAMETER);  // R3.6
+  UINT32 got = 0;
+  DWORD rc = psn::core::dequeue(to_handle(port), entries, count, &got, ms);
+  *removed = got;
+  return rc == ERROR_SUCCESS ? TRUE : fail(rc);
+}
+
+DWORD ProcessSocketNotifications(HANDLE port, UINT32 reg_count, SOCK_NOTIFY_REGISTRATION* regs,
+                                 UINT32 timeout_ms, ULONG count, OVERLAPPED_ENTRY* entries,
+                                 UINT32* received) {
+  return psn::core::process(to_handle(port), reg_count, regs, timeout_ms, count, entries,
+                            received);
+}
+
+int closesocket(SOCKET s) {
+  DWORD rc = psn::core::close_socket(s);
+  if (rc == ERROR_SUCCESS) return 0;
+  t_last_error = rc;
+  return SOCKET_ERROR;
+}
+
+}  // extern "C"

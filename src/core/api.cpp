@@ -1,0 +1,108 @@
+#include "core/api.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <new>
+#include <thread>
+
+#include "core/handle_table.hpp"
+#include "core/port.hpp"
+#include "core/socket_owners.hpp"
+
+namespace psn::core {
+
+std::uint32_t create_port(std::uint32_t concurrency, backends::kind k, handle* out) noexcept {
+  *out = 0;
+  std::uint32_t err = ERROR_SUCCESS;
+  auto b = backends::create(k, &err);
+  if (!b) return err;
+  if (concurrency == 0) {  // R3.1: 0 means the number of processors
+    unsigned n = std::thread::hardware_concurrency();
+    concurrency = n ? n : 1;
+  }
+  auto* p = new (std::nothrow) port(std::move(b), concurrency);
+  if (!p) return ERROR_NOT_ENOUGH_MEMORY;
+  handle h = handle_table::instance().insert(p);
+  if (h == 0) {
+    delete p;
+    return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  p->set_handle(h);
+  *out = h;
+  return ERROR_SUCCESS;
+}
+
+std::uint32_t close_port(handle h) noexcept {
+  auto& table = handle_table::instance();
+  port* p = table.close(h);  // later lookups of h fail from here on
+  if (!p) return ERROR_INVALID_HANDLE;
+  p->close();
+  table.release(h);  // the caller's reference
+  table.release(h);  // the table's own: the last reference frees the port
+  return ERROR_SUCCESS;
+}
+
+std::uint32_t post(handle h, std::uint32_t bytes, std::uintptr_t key, void* ov) noexcept {
+  port_ref p(h);
+  if (!p) return ERROR_INVALID_HANDLE;
+  return p->post(bytes, key, ov);
+}
+
+std::uint32_t dequeue(handle h, OVERLAPPED_ENTRY* out, std::uint32_t count, std::uint32_t* got,
+                      std::uint32_t timeout_ms) noexcept {
+  *got = 0;
+  port_ref p(h);
+  if (!p) return ERROR_INVALID_HANDLE;
+  return p->dequeue(out, count, got, timeout_ms);
+}
+
+namespace {
+
+bool overlap(const void* a, std::size_t alen, const void* b, std::size_t blen) noexcept {
+  auto pa = reinterpret_cast<std::uintptr_t>(a), pb = reinterpret_cast<std::uintptr_t>(b);
+  return pa < pb + blen && pb < pa + alen;
+}
+
+}  // namespace
+
+std::uint32_t process(handle h, std::uint32_t reg_count, SOCK_NOTIFY_REGISTRATION* regs,
+                      std::uint32_t timeout_ms, std::uint32_t count, OVERLAPPED_ENTRY* out,
+                      std::uint32_t* got) noexcept {
+  // R4.2: the whole call is validated before anything happens.
+  if ((regs == nullptr) != (reg_count == 0)) return WSAEINVAL;
+  if ((out == nullptr) != (count == 0)) return WSAEINVAL;
+  if ((got == nullptr) != (count == 0)) return WSAEINVAL;
+  if (count == 0 && timeout_ms != 0) return WSAEINVAL;
+  if (reg_count && count &&
+      overlap(regs, std::size_t{reg_count} * sizeof *regs, out, std::size_t{count} * sizeof *out))
+    return WSAEINVAL;
+  if (got && overlap(got, sizeof *got, out, std::size_t{count} * sizeof *out)) return WSAEINVAL;
+  if (got && reg_count && overlap(got, sizeof *got, regs, std::size_t{reg_count} * sizeof *regs))
+    return WSAEINVAL;
+  port_ref p(h);
+  if (!p) return WSA_INVALID_HANDLE;
+  if (got) *got = 0;
+  if (reg_count) {
+    std::uint32_t rc = p->apply(std::span<SOCK_NOTIFY_REGISTRATION>(regs, reg_count));
+    if (rc != ERROR_SUCCESS) return rc;
+  }
+  if (count == 0) return ERROR_SUCCESS;
+  return p->dequeue(out, count, got, timeout_ms);  // R4.1: after the registrations
+}
+
+std::uint32_t close_socket(int fd) noexcept {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return WSAENOTSOCK;
+  // R5.11: the registration goes first, without a REMOVE packet.
+  if (socket_owners::port_id owner = socket_owners::instance().owner_of(fd)) {
+    port_ref p(owner);
+    if (p) p->drop_socket(fd, static_cast<std::uint64_t>(st.st_ino));
+  }
+  // close() releases the descriptor even when it reports EINTR; never retry.
+  ::close(fd);
+  return ERROR_SUCCESS;
+}
+
+}  // namespace psn::core

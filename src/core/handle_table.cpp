@@ -1,0 +1,118 @@
+#include "core/handle_table.hpp"
+
+#include <new>
+
+#include "core/port.hpp"
+
+namespace psn::core {
+namespace {
+
+// handle = generation << 32 | (index + 1) << 4 | kTag. The low tag makes
+// aligned pointers, small integers and descriptors fail the lookup.
+constexpr std::uintptr_t kTag = 0x5;
+constexpr std::uintptr_t kTagMask = 0xF;
+
+}  // namespace
+
+handle_table& handle_table::instance() {
+  static handle_table* t = new handle_table();  // intentionally never destroyed
+  return *t;
+}
+
+handle_table::slot* handle_table::find(handle h, std::uint32_t* gen) noexcept {
+  if ((h & kTagMask) != kTag) return nullptr;
+  std::uint64_t idx1 = (static_cast<std::uint64_t>(h) & 0xFFFFFFFFu) >> 4;
+  if (idx1 == 0) return nullptr;
+  std::uint64_t index = idx1 - 1;
+  std::uint64_t chunk = index >> kChunkBits;
+  if (chunk >= kChunks) return nullptr;
+  slot* c = chunks_[chunk].load(std::memory_order_acquire);
+  if (!c) return nullptr;
+  *gen = static_cast<std::uint32_t>(static_cast<std::uint64_t>(h) >> 32);
+  return &c[index & (kChunkSize - 1)];
+}
+
+handle_table::handle handle_table::insert(port* p) noexcept {
+  std::uint32_t index;
+  slot* s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      index = free_.front();
+      free_.pop_front();
+    } else {
+      if (next_ >= kChunks * kChunkSize) return 0;
+      index = next_;
+      std::uint32_t chunk = index >> kChunkBits;
+      if (!chunks_[chunk].load(std::memory_order_relaxed)) {
+        slot* c = new (std::nothrow) slot[kChunkSize];
+        if (!c) return 0;
+        chunks_[chunk].store(c, std::memory_order_release);
+      }
+      ++next_;
+    }
+    s = &chunks_[index >> kChunkBits].load(std::memory_order_relaxed)[index & (kChunkSize - 1)];
+  }
+  // A free slot holds (generation << 32) | kClosed with no references.
+  std::uint64_t old = s->state.load(std::memory_order_relaxed);
+  std::uint32_t gen = static_cast<std::uint32_t>(old >> 32);
+  if (gen == 0) gen = 1;  // generation 0 is never handed out
+  s->object = p;
+  s->state.store((static_cast<std::uint64_t>(gen) << 32) | 1u, std::memory_order_release);
+  return (static_cast<std::uintptr_t>(gen) << 32) |
+         (static_cast<std::uintptr_t>(index + 1) << 4) | kTag;
+}
+
+port* handle_table::acquire(handle h) noexcept {
+  std::uint32_t gen;
+  slot* s = find(h, &gen);
+  if (!s) return nullptr;
+  std::uint64_t st = s->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<std::uint32_t>(st >> 32) != gen || (st & kClosed)) return nullptr;
+    if (s->state.compare_exchange_weak(st, st + 1, std::memory_order_acquire,
+                                       std::memory_order_acquire))
+      return s->object;
+  }
+}
+
+void handle_table::release(handle h) noexcept {
+  std::uint32_t gen;
+  slot* s = find(h, &gen);
+  std::uint64_t st = s->state.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if ((st & kRefs) == 0 && (st & kClosed)) {
+    std::uint32_t index = static_cast<std::uint32_t>(((h & 0xFFFFFFFFu) >> 4) - 1);
+    free_slot(s, index);
+  }
+}
+
+port* handle_table::close(handle h) noexcept {
+  std::uint32_t gen;
+  slot* s = find(h, &gen);
+  if (!s) return nullptr;
+  std::uint64_t st = s->state.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<std::uint32_t>(st >> 32) != gen || (st & kClosed)) return nullptr;
+    // Mark closed and take the caller's reference in one step.
+    if (s->state.compare_exchange_weak(st, (st | kClosed) + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      return s->object;
+  }
+}
+
+void handle_table::free_slot(slot* s, std::uint32_t index) noexcept {
+  port* p = s->object;
+  s->object = nullptr;
+  delete p;
+  std::uint64_t gen = (s->state.load(std::memory_order_relaxed) >> 32) + 1;
+  if ((gen & 0xFFFFFFFFu) == 0) gen = 1;
+  s->state.store((gen << 32) | kClosed, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Out of memory here would leak one slot index, never a port.
+  try {
+    free_.push_back(index);
+  } catch (...) {
+  }
+}
+
+}  // namespace psn::core

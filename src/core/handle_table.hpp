@@ -1,0 +1,84 @@
+// The table behind port HANDLE values (R3.2).
+//
+// A handle is an opaque number that encodes a slot index and the slot's
+// generation; it is never a pointer or a descriptor. Looking a handle up
+// takes a reference on the port without a lock (one compare-and-swap on the
+// slot), so concurrent calls on different ports share nothing. A closed,
+// stale or made-up value fails the lookup. Freed slots are reused oldest
+// first and each reuse bumps the generation, so a value comes back only
+// after 2^32 reuses of its slot.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+
+namespace psn::core {
+
+class port;
+
+class handle_table {
+ public:
+  using handle = std::uintptr_t;
+
+  // The process-wide table. Never destroyed, so it outlives thread exit.
+  static handle_table& instance();
+
+  // Makes a handle for p, which the table then owns. Returns 0 when full or
+  // out of memory (p is left to the caller).
+  handle insert(port* p) noexcept;
+
+  // Takes a reference on the port behind h; nullptr if h is not open.
+  port* acquire(handle h) noexcept;
+
+  // Drops a reference taken by acquire(); the last one destroys a closed port.
+  void release(handle h) noexcept;
+
+  // Marks h closed: later lookups fail. Returns the port with a reference
+  // held for the caller (who runs the close and then calls release() twice:
+  // once for its own reference, once for the table's); nullptr if h was not
+  // open.
+  port* close(handle h) noexcept;
+
+ private:
+  struct slot {
+    // generation (high 32 bits) | closed flag (bit 31) | references (bits 0-30)
+    std::atomic<std::uint64_t> state{std::uint64_t{1} << 31};
+    port* object = nullptr;
+  };
+  static constexpr unsigned kChunkBits = 10;
+  static constexpr unsigned kChunkSize = 1u << kChunkBits;
+  static constexpr unsigned kChunks = 1u << 12;  // up to 4M ports at once
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t kRefs = kClosed - 1;
+
+  slot* find(handle h, std::uint32_t* gen) noexcept;
+  void free_slot(slot* s, std::uint32_t index) noexcept;
+
+  std::atomic<slot*> chunks_[kChunks] = {};
+  std::mutex mu_;  // guards free_ and next_, taken only on insert and final release
+  std::deque<std::uint32_t> free_;
+  std::uint32_t next_ = 0;
+};
+
+// A reference to an open port for the length of one call.
+class port_ref {
+ public:
+  explicit port_ref(handle_table::handle h) noexcept
+      : h_(h), p_(handle_table::instance().acquire(h)) {}
+  ~port_ref() {
+    if (p_) handle_table::instance().release(h_);
+  }
+  port_ref(const port_ref&) = delete;
+  port_ref& operator=(const port_ref&) = delete;
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  port* operator->() const noexcept { return p_; }
+  port& operator*() const noexcept { return *p_; }
+
+ private:
+  handle_table::handle h_;
+  port* p_;
+};
+
+}  // namespace psn::core

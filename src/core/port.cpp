@@ -1,0 +1,619 @@
+#include "core/port.hpp"
+
+#include <linux/futex.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <new>
+
+#include "core/handle_table.hpp"
+#include "core/socket_owners.hpp"
+
+namespace psn::core {
+namespace {
+
+constexpr std::uint32_t kInfinite = 0xFFFFFFFFu;
+
+// ---- time (R3.7: monotonic clock) ----------------------------------------
+
+timespec now_monotonic() noexcept {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t;
+}
+
+timespec add_ms(timespec t, std::uint32_t ms) noexcept {
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec += 1;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+// Milliseconds left until `deadline`, rounded up so a wait never ends early;
+// 0 when it has passed.
+int remaining_ms(const timespec& deadline) noexcept {
+  timespec n = now_monotonic();
+  long long ns = (static_cast<long long>(deadline.tv_sec) - n.tv_sec) * 1000000000LL +
+                 (deadline.tv_nsec - n.tv_nsec);
+  if (ns <= 0) return 0;
+  long long ms = (ns + 999999) / 1000000;
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+// ---- futex -----------------------------------------------------------------
+
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                const timespec* deadline) noexcept {
+  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so EINTR
+  // and spurious returns can simply wait again without drifting (R3.7).
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE, expected,
+          deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+void futex_wake(std::atomic<std::uint32_t>* word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr,
+          nullptr, 0);
+}
+
+// ---- per-thread running association (R3.8) -----------------------------------
+
+// The port on which this thread counts as running, if any. A thread stops
+// counting when it calls a dequeuing function again, on any port, or exits.
+struct association {
+  std::uintptr_t handle = 0;
+  ~association() { leave(); }
+  void leave() noexcept {
+    std::uintptr_t h = handle;
+    handle = 0;
+    if (h == 0) return;
+    port_ref p(h);
+    if (p) p->stop_running();
+  }
+};
+thread_local association t_running_on;
+
+std::uint32_t map_errno(int e) noexcept {
+  switch (e) {
+    case ENOMEM:
+    case ENOSPC:
+      return WSAENOBUFS;
+    case EBADF:
+    case EPERM:
+      return WSAENOTSOCK;
+    default:
+      return WSAEINVAL;
+  }
+}
+
+// Is fd an open socket? Sets *ino to its identity.
+bool socket_identity(int fd, std::uint64_t* ino) noexcept {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+  *ino = static_cast<std::uint64_t>(st.st_ino);
+  return true;
+}
+
+}  // namespace
+
+// Wake-ups decided under the port lock and performed after it is released,
+// so a woken thread does not run straight into a held lock.
+class wake_list {
+ public:
+  explicit wake_list(backends::backend* b) noexcept : backend_(b) {}
+  ~wake_list() { run(); }
+  void add(std::atomic<std::uint32_t>* w) noexcept {
+    if (n_ < kMax) {
+      words_[n_++] = w;
+    } else {
+      futex_wake(w);  // still under the lock, which keeps the waiter alive
+    }
+  }
+  void interrupt() noexcept { interrupt_ = true; }
+  void run() noexcept {
+    for (unsigned i = 0; i < n_; ++i) futex_wake(words_[i]);
+    n_ = 0;
+    if (interrupt_) backend_->interrupt();
+    interrupt_ = false;
+  }
+
+ private:
+  static constexpr unsigned kMax = 32;
+  backends::backend* backend_;
+  std::atomic<std::uint32_t>* words_[kMax];
+  unsigned n_ = 0;
+  bool interrupt_ = false;
+};
+
+port::port(std::unique_ptr<backends::backend> b, std::uint32_t concurrency) noexcept
+    : backend_(std::move(b)), concurrency_(concurrency) {}
+
+port::~port() {
+  close();
+  while (free_user_) {
+    user_packet* u = free_user_;
+    free_user_ = static_cast<user_packet*>(u->next);
+    delete u;
+  }
+  while (free_regs_) {
+    registration* r = free_regs_;
+    free_regs_ = static_cast<registration*>(r->next);
+    delete r;
+  }
+}
+
+// ---- the queue -----------------------------------------------------------
+
+std::uint32_t port::take_locked(OVERLAPPED_ENTRY* out, std::uint32_t cap) noexcept {
+  std::uint32_t n = 0;
+  while (n < cap) {
+    packet* p = queue_.pop_front();
+    if (!p) break;
+    OVERLAPPED_ENTRY& e = out[n++];
+    e.Internal = 0;
+    if (p->type == packet::kind::user) {
+      auto* u = static_cast<user_packet*>(p);
+      e.lpCompletionKey = u->key;
+      e.lpOverlapped = static_cast<LPOVERLAPPED>(u->overlapped);
+      e.dwNumberOfBytesTransferred = u->bytes;
+      u->next = free_user_;
+      free_user_ = u;
+      continue;
+    }
+    // R3.5: a notification carries the key and the events, no OVERLAPPED.
+    auto* r = static_cast<registration*>(p);
+    e.lpCompletionKey = r->key;
+    e.lpOverlapped = nullptr;
+    e.dwNumberOfBytesTransferred = r->pending;
+    r->pending = 0;
+    if (r->st == registration::state::removed) {
+      free_registration(r);  // R5.5: the REMOVE packet was its last
+    } else if (r->oneshot) {
+      r->st = registration::state::disabled;  // R5.9
+    }
+  }
+  return n;
+}
+
+void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept {
+  if (closed_) return;
+  for (const backends::event& ev : evs) {
+    int fd = static_cast<int>(static_cast<std::uint32_t>(ev.cookie));
+    registration* r = lookup_locked(fd);
+    // The cookie is checked against the table: a report for a registration
+    // that has since been removed, dropped or replaced is ignored.
+    if (!r || r->cookie() != ev.cookie || r->st != registration::state::enabled) continue;
+    std::uint32_t mask = ev.events & (r->filter | SOCK_NOTIFY_EVENT_ERR);  // R5.10
+    if (mask == 0) {
+      // Only unfiltered conditions hold (say a hang-up on a registration
+      // without HANGUP). A level watch would report them forever, so watch
+      // edges instead until the next ENABLE.
+      if (!r->edge && !r->parked) {
+        r->parked = true;
+        ctl_locked(backends::change::kind::modify, r);
+      }
+      continue;
+    }
+    if (r->linked()) {
+      r->pending |= mask;  // R5.6: merge, keep the queued packet's place
+    } else {
+      r->pending = mask;
+      queue_.push_back(r);
+    }
+  }
+}
+
+// ---- waiters -----------------------------------------------------------------
+
+void port::signal_locked(waiter* w, wake_list& wl) noexcept {
+  w->signal.store(1, std::memory_order_release);
+  if (w->in_kernel) {
+    if (!interrupt_pending_) {
+      interrupt_pending_ = true;
+      wl.interrupt();
+    }
+  } else {
+    wl.add(&w->signal);
+  }
+}
+
+// Hands queued packets to waiting threads, newest first (R3.8), while the
+// concurrency value allows.
+void port::dispatch_locked(wake_list& wl) noexcept {
+  while (!queue_.empty() && !waiters_.empty() && running_ < concurrency_) {
+    waiter* w = waiters_.back();
+    intrusive_list<waiter>::unlink(w);
+    w->got = take_locked(w->out, w->cap);
+    w->st = waiter::status::delivered;
+    ++running_;
+    signal_locked(w, wl);
+  }
+}
+
+// Makes sure some waiter watches the kernel whenever one could be released.
+void port::ensure_poller_locked(wake_list& wl) noexcept {
+  if (poller_active_ || closed_ || waiters_.empty() || !queue_.empty() ||
+      running_ >= concurrency_)
+    return;
+  waiter* w = waiters_.front();  // the oldest: the newest stay free for packets
+  if (w->signal.load(std::memory_order_relaxed) == 0) signal_locked(w, wl);
+}
+
+void port::stop_running() noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_ > 0) --running_;
+  dispatch_locked(wl);
+  ensure_poller_locked(wl);
+}
+
+std::uint32_t port::post(std::uint32_t bytes, std::uintptr_t key, void* ov) noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return ERROR_INVALID_HANDLE;
+  user_packet* u = free_user_;
+  if (u) {
+    free_user_ = static_cast<user_packet*>(u->next);
+    u->next = nullptr;
+  } else {
+    u = new (std::nothrow) user_packet();
+    if (!u) return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  u->bytes = bytes;
+  u->key = key;
+  u->overlapped = ov;
+  queue_.push_back(u);
+  dispatch_locked(wl);  // R3.4: wakes one waiter (the newest)
+  return ERROR_SUCCESS;
+}
+
+std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint32_t* got,
+                            std::uint32_t timeout_ms) noexcept {
+  *got = 0;
+  // R3.8: entering a dequeuing call ends the thread's running period.
+  bool was_running_here = t_running_on.handle == self_;
+  if (was_running_here) {
+    t_running_on.handle = 0;
+  } else {
+    t_running_on.leave();
+  }
+
+  timespec deadline{};
+  const bool infinite = timeout_ms == kInfinite;
+  if (!infinite && timeout_ms != 0) deadline = add_ms(now_monotonic(), timeout_ms);
+
+  wake_list wl(backend_.get());
+  std::unique_lock<std::mutex> lock(mu_);
+  if (was_running_here && running_ > 0) --running_;
+  if (closed_) return ERROR_ABANDONED_WAIT_0;
+
+  std::uint32_t n = 0;
+  if (running_ < concurrency_) {
+    n = take_locked(out, cap);
+    // Fill the batch from the kernel when the queue falls short, unless a
+    // poller is already watching it for everyone. This also makes a
+    // notification caused by this call's own registrations visible (R4.5).
+    if (n < cap && (timeout_ms == 0 || !poller_active_)) {
+      backends::event evs[128];
+      std::size_t want = cap - n < 128 ? cap - n : 128;
+      lock.unlock();
+      int k = backend_->wait(std::span<backends::event>(evs, want), 0);
+      lock.lock();
+      if (closed_ && n == 0) return ERROR_ABANDONED_WAIT_0;
+      enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
+      n += take_locked(out + n, cap - n);
+    }
+    if (n > 0) {
+      ++running_;
+      dispatch_locked(wl);
+      ensure_poller_locked(wl);
+      lock.unlock();
+      t_running_on.handle = self_;
+      *got = n;
+      return ERROR_SUCCESS;
+    }
+  }
+  if (timeout_ms == 0) {
+    dispatch_locked(wl);
+    ensure_poller_locked(wl);
+    return WAIT_TIMEOUT;
+  }
+
+  waiter w;
+  w.out = out;
+  w.cap = cap;
+  waiters_.push_back(&w);
+  for (;;) {
+    if (w.st != waiter::status::waiting) break;
+    int ms = infinite ? -1 : remaining_ms(deadline);
+    if (ms == 0) break;
+    if (!poller_active_ && queue_.empty() && running_ < concurrency_) {
+      // Become the poller: wait in the kernel on behalf of every waiter.
+      poller_active_ = true;
+      w.in_kernel = true;
+      lock.unlock();
+      wl.run();
+      backends::event evs[256];
+      int k = backend_->wait(evs, ms);
+      lock.lock();
+      poller_active_ = false;
+      interrupt_pending_ = false;
+      w.in_kernel = false;
+      w.signal.store(0, std::memory_order_relaxed);
+      enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
+      dispatch_locked(wl);  // may hand packets to this thread too
+    } else {
+      w.signal.store(0, std::memory_order_relaxed);
+      lock.unlock();
+      wl.run();
+      futex_wait(&w.signal, 0, infinite ? nullptr : &deadline);
+      lock.lock();
+    }
+  }
+
+  std::uint32_t rc;
+  switch (w.st) {
+    case waiter::status::delivered:
+      *got = w.got;
+      t_running_on.handle = self_;
+      rc = ERROR_SUCCESS;
+      break;
+    case waiter::status::abandoned:
+      rc = ERROR_ABANDONED_WAIT_0;  // R3.9
+      break;
+    default:
+      intrusive_list<waiter>::unlink(&w);
+      rc = WAIT_TIMEOUT;
+      break;
+  }
+  dispatch_locked(wl);
+  ensure_poller_locked(wl);
+  return rc;
+}
+
+void port::close() noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  // R3.9: every waiter returns at once.
+  while (waiter* w = waiters_.back()) {
+    intrusive_list<waiter>::unlink(w);
+    w->st = waiter::status::abandoned;
+    signal_locked(w, wl);
+  }
+  // Queued packets are discarded; removed registrations live only in the queue.
+  while (packet* p = queue_.pop_front()) {
+    if (p->type == packet::kind::user) {
+      auto* u = static_cast<user_packet*>(p);
+      u->next = free_user_;
+      free_user_ = u;
+    } else {
+      auto* r = static_cast<registration*>(p);
+      r->pending = 0;
+      if (r->st == registration::state::removed) free_registration(r);
+    }
+  }
+  // Every registration is dropped, and its socket may join another port.
+  for (registration*& r : by_fd_) {
+    if (!r) continue;
+    socket_owners::instance().release(r->fd, r->ino, self_);
+    registration* dead = r;
+    r = nullptr;
+    free_registration(dead);
+  }
+}
+
+// ---- registrations (SPEC 5) -------------------------------------------------
+
+registration* port::lookup_locked(int fd) const noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return nullptr;
+  return by_fd_[static_cast<std::size_t>(fd)];
+}
+
+void port::free_registration(registration* r) noexcept {
+  r->st = registration::state::removed;
+  r->prev = nullptr;
+  r->next = free_regs_;
+  free_regs_ = r;
+  ++free_regs_count_;
+}
+
+int port::ctl_locked(backends::change::kind what, registration* r) noexcept {
+  backends::change c;
+  c.what = what;
+  c.fd = r->fd;
+  c.cookie = r->cookie();
+  c.interest.filter = r->filter;
+  c.interest.edge = r->edge || r->parked;
+  c.interest.oneshot = r->oneshot;
+  backend_->apply(std::span<backends::change>(&c, 1));
+  return c.result;
+}
+
+// Forgets a registration whose socket is gone or was closed, with no packet.
+void port::drop_locked(registration* r) noexcept {
+  by_fd_[static_cast<std::size_t>(r->fd)] = nullptr;
+  socket_owners::instance().release(r->fd, r->ino, self_);
+  if (r->linked()) intrusive_list<packet>::unlink(r);
+  r->pending = 0;
+  free_registration(r);
+}
+
+// R5.5: ends the registration; its REMOVE packet is the last it gets.
+void port::remove_locked(registration* r) noexcept {
+  by_fd_[static_cast<std::size_t>(r->fd)] = nullptr;
+  socket_owners::instance().release(r->fd, r->ino, self_);
+  r->st = registration::state::removed;
+  if (r->linked()) {
+    r->pending |= SOCK_NOTIFY_EVENT_REMOVE;  // R5.6
+  } else {
+    r->pending = SOCK_NOTIFY_EVENT_REMOVE;
+    queue_.push_back(r);
+  }
+}
+
+void port::drop_socket(int fd, std::uint64_t ino) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  registration* r = lookup_locked(fd);
+  if (!r || r->ino != ino) return;
+  // Explicitly, in case another descriptor still refers to the socket.
+  ctl_locked(backends::change::kind::del, r);
+  drop_locked(r);
+}
+
+// R4.3: everything a batch could need is allocated before the first change.
+bool port::reserve_locked(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexcept {
+  std::size_t new_regs = 0;
+  int max_fd = -1;
+  for (const auto& r : regs) {
+    if (r.operation != SOCK_NOTIFY_OP_ENABLE || r.socket < 0 || lookup_locked(r.socket)) continue;
+    // Only an open descriptor can become a registration; checking this one
+    // only when the table would have to grow keeps a bogus number from
+    // making it huge.
+    if (static_cast<std::size_t>(r.socket) >= by_fd_.size() && ::fcntl(r.socket, F_GETFD) < 0)
+      continue;
+    ++new_regs;
+    if (r.socket > max_fd) max_fd = r.socket;
+  }
+  try {
+    if (max_fd >= 0) {
+      std::size_t need = static_cast<std::size_t>(max_fd) + 1;
+      if (by_fd_.size() < need) by_fd_.resize(std::max(need, by_fd_.size() * 2), nullptr);
+      socket_owners::instance().reserve(max_fd);
+    }
+  } catch (...) {
+    return false;
+  }
+  while (free_regs_count_ < new_regs) {
+    auto* r = new (std::nothrow) registration();
+    if (!r) return false;
+    free_registration(r);
+  }
+  return true;
+}
+
+std::uint32_t port::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs) noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return ERROR_INVALID_HANDLE;
+  if (!reserve_locked(regs)) return ERROR_NOT_ENOUGH_MEMORY;
+  for (auto& r : regs) r.registrationResult = apply_one_locked(r);  // R4.1: in order
+  // A REMOVE queues a packet that a waiting thread may take at once.
+  dispatch_locked(wl);
+  return ERROR_SUCCESS;
+}
+
+// What DISABLE or REMOVE answers for a descriptor with no registration here.
+std::uint32_t port::not_registered_result(int fd) noexcept {
+  std::uint64_t ino;
+  return socket_identity(fd, &ino) ? ERROR_NOT_FOUND : WSAENOTSOCK;  // R5.4, R5.1
+}
+
+std::uint32_t port::apply_one_locked(SOCK_NOTIFY_REGISTRATION& e) noexcept {
+  const int fd = e.socket;
+  switch (e.operation) {
+    case SOCK_NOTIFY_OP_NONE:
+      return ERROR_SUCCESS;  // R5.2
+    case SOCK_NOTIFY_OP_ENABLE: {
+      // R5.1: the filter and the trigger flags.
+      const unsigned t = e.triggerFlags;
+      const bool level = t & SOCK_NOTIFY_TRIGGER_LEVEL, edge = t & SOCK_NOTIFY_TRIGGER_EDGE;
+      if ((e.eventFilter & ~SOCK_NOTIFY_REGISTER_EVENTS_ALL) || (t & ~SOCK_NOTIFY_TRIGGER_ALL) ||
+          level == edge ||
+          ((t & SOCK_NOTIFY_TRIGGER_ONESHOT) && (t & SOCK_NOTIFY_TRIGGER_PERSISTENT)))
+        return WSAEINVAL;
+      return enable_locked(e, lookup_locked(fd));
+    }
+    case SOCK_NOTIFY_OP_DISABLE:
+    case SOCK_NOTIFY_OP_REMOVE: {
+      registration* r = lookup_locked(fd);
+      if (!r) return not_registered_result(fd);
+      const bool remove = e.operation == SOCK_NOTIFY_OP_REMOVE;
+      int err = ctl_locked(remove ? backends::change::kind::del : backends::change::kind::disarm, r);
+      if (err == ENOENT || err == EBADF) {
+        // R5.12: the descriptor was closed with close(), and may now be
+        // another socket: the old registration is gone without a packet.
+        drop_locked(r);
+        return not_registered_result(fd);
+      }
+      if (err != 0) return map_errno(err);
+      if (remove) {
+        remove_locked(r);
+      } else {
+        r->st = registration::state::disabled;  // R5.4: a queued packet stays
+      }
+      return ERROR_SUCCESS;
+    }
+    default:
+      return WSAEINVAL;  // R5.1
+  }
+}
+
+std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) noexcept {
+  const int fd = e.socket;
+  const std::uint16_t filter = e.eventFilter;
+  const bool edge = e.triggerFlags & SOCK_NOTIFY_TRIGGER_EDGE;
+  const bool oneshot = e.triggerFlags & SOCK_NOTIFY_TRIGGER_ONESHOT;
+  if (r) {
+    // R5.3: re-enable in place; the key stays. The kernel tells us whether
+    // the descriptor still names the socket we registered.
+    registration saved = *r;
+    r->filter = filter;
+    r->edge = edge;
+    r->oneshot = oneshot;
+    r->parked = false;
+    int err = ctl_locked(backends::change::kind::modify, r);
+    if (err == 0) {
+      r->st = registration::state::enabled;
+      return ERROR_SUCCESS;
+    }
+    if (err != ENOENT && err != EBADF) {
+      r->filter = saved.filter;
+      r->edge = saved.edge;
+      r->oneshot = saved.oneshot;
+      r->parked = saved.parked;
+      return map_errno(err);
+    }
+    drop_locked(r);  // R5.12: a stale registration of a closed descriptor
+  }
+  std::uint64_t ino;
+  if (!socket_identity(fd, &ino)) return WSAENOTSOCK;  // R5.1
+  if (socket_owners::instance().claim(fd, ino, self_) ==
+      socket_owners::claim_result::owned_elsewhere)
+    return WSAEINVAL;  // R5.3 (psn): registered on another port
+  // reserve_locked() guaranteed a free node and room in the tables.
+  r = free_regs_;
+  free_regs_ = static_cast<registration*>(r->next);
+  --free_regs_count_;
+  r->next = nullptr;
+  r->fd = fd;
+  r->seq = next_seq_++;
+  if (next_seq_ == 0xFFFFFFFFu) next_seq_ = 1;  // keep cookies distinct from the interrupt cookie
+  r->ino = ino;
+  r->key = reinterpret_cast<std::uintptr_t>(e.completionKey);
+  r->filter = filter;
+  r->edge = edge;
+  r->oneshot = oneshot;
+  r->parked = false;
+  r->pending = 0;
+  r->st = registration::state::enabled;
+  int err = ctl_locked(backends::change::kind::add, r);
+  if (err != 0) {
+    socket_owners::instance().release(fd, ino, self_);
+    free_registration(r);
+    return map_errno(err);
+  }
+  by_fd_[static_cast<std::size_t>(fd)] = r;
+  return ERROR_SUCCESS;
+}
+
+}  // namespace psn::core

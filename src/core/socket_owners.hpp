@@ -1,0 +1,46 @@
+// Which port each socket descriptor is registered on, process-wide (R5.3).
+//
+// epoll lets one socket join many epoll sets, so the kernel cannot refuse a
+// second port's ENABLE; this table does. Each entry also records the
+// socket's identity (its inode number) so that a number reused by a new
+// socket after a plain close() is told apart from the old one (R5.12).
+// Only new registrations, removals and closes touch it, never a re-arm.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace psn::core {
+
+class socket_owners {
+ public:
+  using port_id = std::uintptr_t;
+
+  static socket_owners& instance();
+
+  // Makes room for descriptors up to max_fd. Throws std::bad_alloc.
+  void reserve(int max_fd);
+
+  enum class claim_result { claimed, owned_elsewhere };
+  // Records fd (with identity ino) as registered on `owner`. A record for the
+  // same socket on another port refuses; a record for another socket that
+  // once had this number is stale and is replaced. Needs reserve(fd) first.
+  claim_result claim(int fd, std::uint64_t ino, port_id owner) noexcept;
+
+  // Forgets fd if it is still recorded for this owner and socket.
+  void release(int fd, std::uint64_t ino, port_id owner) noexcept;
+
+  // The port fd is recorded on, or 0.
+  port_id owner_of(int fd) noexcept;
+
+ private:
+  struct entry {
+    port_id owner = 0;
+    std::uint64_t ino = 0;
+  };
+  std::mutex mu_;
+  std::vector<entry> by_fd_;
+};
+
+}  // namespace psn::core
