@@ -10,6 +10,7 @@
 #ifndef PSN_PSN_HPP
 #define PSN_PSN_HPP
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -194,11 +195,11 @@ class port {
   }
 
   port() noexcept = default;
-  port(port&& o) noexcept : h_(std::exchange(o.h_, 0)) {}
+  port(port&& o) noexcept : h_(o.h_.exchange(0)) {}
   port& operator=(port&& o) noexcept {
     if (this != &o) {
       close();
-      h_ = std::exchange(o.h_, 0);
+      h_.store(o.h_.exchange(0));
     }
     return *this;
   }
@@ -206,13 +207,14 @@ class port {
   port& operator=(const port&) = delete;
   ~port() { close(); }
 
-  explicit operator bool() const noexcept { return h_ != 0; }
+  explicit operator bool() const noexcept { return h_.load() != 0; }
   // The opaque handle value (the same value the C interface's HANDLE holds).
-  detail::handle native_handle() const noexcept { return h_; }
+  detail::handle native_handle() const noexcept { return h_.load(); }
 
-  // Closes the port now; waiting threads return errc::abandoned.
+  // Closes the port now; threads waiting on it return errc::abandoned. Safe
+  // to call while other threads use the port (the handle is atomic).
   void close() noexcept {
-    if (h_ != 0) detail::close(std::exchange(h_, 0));
+    if (detail::handle h = h_.exchange(0)) detail::close(h);
   }
 
   // Applies `changes` in order (each entry's result is set), then takes up to
@@ -222,7 +224,7 @@ class port {
                                 std::chrono::milliseconds timeout,
                                 std::error_code& ec) noexcept {
     std::size_t n = 0;
-    ec = detail::process(h_, changes, out, out.empty() ? 0 : detail::to_ms(timeout), &n);
+    ec = detail::process(h_.load(), changes, out, out.empty() ? 0 : detail::to_ms(timeout), &n);
     return out.first(n);
   }
   // As above; a time-out returns an empty span, other errors throw.
@@ -252,12 +254,12 @@ class port {
 
   // Queues a packet carrying exactly these values and wakes one waiter.
   std::error_code post(std::uint32_t bytes, void* key, void* overlapped = nullptr) noexcept {
-    return detail::post(h_, bytes, key, overlapped);
+    return detail::post(h_.load(), bytes, key, overlapped);
   }
 
  private:
   explicit port(detail::handle h) noexcept : h_(h) {}
-  detail::handle h_ = 0;
+  std::atomic<detail::handle> h_{0};
 };
 
 // Closes a socket and drops its registration, without a REMOVE notification.

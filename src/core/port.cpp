@@ -297,10 +297,12 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   std::uint32_t n = 0;
   if (running_ < concurrency_) {
     n = take_locked(out, cap);
-    // Fill the batch from the kernel when the queue falls short, unless a
-    // poller is already watching it for everyone. This also makes a
-    // notification caused by this call's own registrations visible (R4.5).
-    if (n < cap && (timeout_ms == 0 || !poller_active_)) {
+    // Fill a short batch from the kernel without waiting, unless a poller
+    // is already watching it for everyone. A call that found nothing and may
+    // wait skips this: it is about to wait in the kernel itself. This also
+    // makes a notification caused by this call's own registrations visible
+    // to it (R4.5).
+    if (n < cap && (timeout_ms == 0 || (n > 0 && !poller_active_))) {
       backends::event evs[128];
       std::size_t want = cap - n < 128 ? cap - n : 128;
       lock.unlock();
