@@ -3,9 +3,10 @@ BUILD ?= build
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
-DEBS := cmake ninja-build g++ clang pkg-config libgtest-dev libgmock-dev
+DEBS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev \
+        libevent-dev libev-dev libuv1-dev libboost-dev
 
-.PHONY: all deps build demo test test-asan test-tsan install clean format
+.PHONY: all deps build demo test test-asan test-tsan bench install clean format
 
 all: build
 
@@ -31,13 +32,17 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# psn side by side with raw epoll and the peer libraries; prints a table.
+bench: build
+	./$(BUILD)/bench/psn-bench --json $(BUILD)/bench.json --svg $(BUILD)/bench.svg
+
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPSN_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug"
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPSN_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DPSN_BUILD_BENCH=OFF"
 
 # The whole suite under ThreadSanitizer.
 test-tsan:
-	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DPSN_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DPSN_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_BUILD_BENCH=OFF"
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

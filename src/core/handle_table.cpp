@@ -47,6 +47,7 @@ handle_table::handle handle_table::insert(port* p) noexcept {
       if (!chunks_[chunk].load(std::memory_order_relaxed)) {
         slot* c = new (std::nothrow) slot[kChunkSize];
         if (!c) return 0;
+        for (std::uint32_t i = 0; i < kChunkSize; ++i) c[i].index = index + i;
         chunks_[chunk].store(c, std::memory_order_release);
       }
       ++next_;
@@ -63,10 +64,11 @@ handle_table::handle handle_table::insert(port* p) noexcept {
          (static_cast<std::uintptr_t>(index + 1) << 4) | kTag;
 }
 
-port* handle_table::acquire(handle h) noexcept {
+port* handle_table::acquire(handle h, slot** where) noexcept {
   std::uint32_t gen;
   slot* s = find(h, &gen);
   if (!s) return nullptr;
+  *where = s;
   std::uint64_t st = s->state.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<std::uint32_t>(st >> 32) != gen || (st & kClosed)) return nullptr;
@@ -76,14 +78,14 @@ port* handle_table::acquire(handle h) noexcept {
   }
 }
 
+void handle_table::release(slot* s) noexcept {
+  std::uint64_t st = s->state.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if ((st & kRefs) == 0 && (st & kClosed)) free_slot(s);
+}
+
 void handle_table::release(handle h) noexcept {
   std::uint32_t gen;
-  slot* s = find(h, &gen);
-  std::uint64_t st = s->state.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if ((st & kRefs) == 0 && (st & kClosed)) {
-    std::uint32_t index = static_cast<std::uint32_t>(((h & 0xFFFFFFFFu) >> 4) - 1);
-    free_slot(s, index);
-  }
+  release(find(h, &gen));
 }
 
 port* handle_table::close(handle h) noexcept {
@@ -100,7 +102,8 @@ port* handle_table::close(handle h) noexcept {
   }
 }
 
-void handle_table::free_slot(slot* s, std::uint32_t index) noexcept {
+void handle_table::free_slot(slot* s) noexcept {
+  const std::uint32_t index = s->index;
   port* p = s->object;
   s->object = nullptr;
   delete p;

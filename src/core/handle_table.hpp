@@ -29,10 +29,14 @@ class handle_table {
   // out of memory (p is left to the caller).
   handle insert(port* p) noexcept;
 
-  // Takes a reference on the port behind h; nullptr if h is not open.
-  port* acquire(handle h) noexcept;
+  struct slot;
 
-  // Drops a reference taken by acquire(); the last one destroys a closed port.
+  // Takes a reference on the port behind h; nullptr if h is not open. *where
+  // receives the slot to pass to release().
+  port* acquire(handle h, slot** where) noexcept;
+
+  // Drops a reference; the last one destroys a closed port.
+  void release(slot* s) noexcept;
   void release(handle h) noexcept;
 
   // Marks h closed: later lookups fail. Returns the port with a reference
@@ -41,12 +45,14 @@ class handle_table {
   // open.
   port* close(handle h) noexcept;
 
- private:
   struct slot {
     // generation (high 32 bits) | closed flag (bit 31) | references (bits 0-30)
     std::atomic<std::uint64_t> state{std::uint64_t{1} << 31};
     port* object = nullptr;
+    std::uint32_t index = 0;
   };
+
+ private:
   static constexpr unsigned kChunkBits = 10;
   static constexpr unsigned kChunkSize = 1u << kChunkBits;
   static constexpr unsigned kChunks = 1u << 12;  // up to 4M ports at once
@@ -54,7 +60,7 @@ class handle_table {
   static constexpr std::uint64_t kRefs = kClosed - 1;
 
   slot* find(handle h, std::uint32_t* gen) noexcept;
-  void free_slot(slot* s, std::uint32_t index) noexcept;
+  void free_slot(slot* s) noexcept;
 
   std::atomic<slot*> chunks_[kChunks] = {};
   std::mutex mu_;  // guards free_ and next_, taken only on insert and final release
@@ -66,9 +72,9 @@ class handle_table {
 class port_ref {
  public:
   explicit port_ref(handle_table::handle h) noexcept
-      : h_(h), p_(handle_table::instance().acquire(h)) {}
+      : p_(handle_table::instance().acquire(h, &slot_)) {}
   ~port_ref() {
-    if (p_) handle_table::instance().release(h_);
+    if (p_) handle_table::instance().release(slot_);
   }
   port_ref(const port_ref&) = delete;
   port_ref& operator=(const port_ref&) = delete;
@@ -77,7 +83,7 @@ class port_ref {
   port& operator*() const noexcept { return *p_; }
 
  private:
-  handle_table::handle h_;
+  handle_table::slot* slot_ = nullptr;
   port* p_;
 };
 

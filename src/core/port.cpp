@@ -212,8 +212,9 @@ void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept 
 
 // ---- waiters -----------------------------------------------------------------
 
-void port::signal_locked(waiter* w, wake_list& wl) noexcept {
+void port::signal_locked(waiter* w, wake_list& wl, waiter* self) noexcept {
   w->signal.store(1, std::memory_order_release);
+  if (w == self) return;  // the calling thread needs no wake-up
   if (w->in_kernel) {
     if (!interrupt_pending_) {
       interrupt_pending_ = true;
@@ -226,14 +227,14 @@ void port::signal_locked(waiter* w, wake_list& wl) noexcept {
 
 // Hands queued packets to waiting threads, newest first (R3.8), while the
 // concurrency value allows.
-void port::dispatch_locked(wake_list& wl) noexcept {
+void port::dispatch_locked(wake_list& wl, waiter* self) noexcept {
   while (!queue_.empty() && !waiters_.empty() && running_ < concurrency_) {
     waiter* w = waiters_.back();
     intrusive_list<waiter>::unlink(w);
     w->got = take_locked(w->out, w->cap);
     w->st = waiter::status::delivered;
     ++running_;
-    signal_locked(w, wl);
+    signal_locked(w, wl, self);
   }
 }
 
@@ -350,7 +351,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       w.in_kernel = false;
       w.signal.store(0, std::memory_order_relaxed);
       enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
-      dispatch_locked(wl);  // may hand packets to this thread too
+      dispatch_locked(wl, &w);  // may hand packets to this thread too
     } else {
       w.signal.store(0, std::memory_order_relaxed);
       lock.unlock();

@@ -67,9 +67,9 @@ class port {
  private:
   std::uint32_t take_locked(OVERLAPPED_ENTRY* out, std::uint32_t cap) noexcept;
   void enqueue_events_locked(std::span<const backends::event> evs) noexcept;
-  void dispatch_locked(wake_list& wl) noexcept;
+  void dispatch_locked(wake_list& wl, waiter* self = nullptr) noexcept;
   void ensure_poller_locked(wake_list& wl) noexcept;
-  void signal_locked(waiter* w, wake_list& wl) noexcept;
+  void signal_locked(waiter* w, wake_list& wl, waiter* self = nullptr) noexcept;
 
   std::uint32_t apply_one_locked(SOCK_NOTIFY_REGISTRATION& r) noexcept;
   std::uint32_t enable_locked(SOCK_NOTIFY_REGISTRATION& r, registration* rec) noexcept;

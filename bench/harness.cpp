@@ -1,0 +1,268 @@
+// harness.cpp - result collection and measuring aids of psn-bench.
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace bench {
+
+void fail(const char* fmt, ...) {
+  std::fflush(stdout);
+  std::fputs("psn-bench: ", stderr);
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fputc('\n', stderr);
+  std::exit(2);
+}
+
+// ---- options -----------------------------------------------------------------
+
+namespace {
+bool listed(const std::vector<std::string>& list, const std::string& s) {
+  return list.empty() || std::find(list.begin(), list.end(), s) != list.end();
+}
+}  // namespace
+
+bool options::wants_workload(const std::string& w) const { return listed(only_workloads, w); }
+bool options::wants_impl(const std::string& i) const { return listed(only_impls, i); }
+
+// ---- results -------------------------------------------------------------------
+
+double measurement::median() const {
+  std::vector<double> v = samples;
+  return median_of(v);
+}
+double measurement::min() const { return *std::min_element(samples.begin(), samples.end()); }
+double measurement::max() const { return *std::max_element(samples.begin(), samples.end()); }
+
+void results::add(const std::string& workload, const std::string& params,
+                  const std::string& impl, const std::string& unit, better dir, double value) {
+  for (measurement& m : rows_) {
+    if (m.workload == workload && m.params == params && m.impl == impl && m.unit == unit) {
+      m.samples.push_back(value);
+      return;
+    }
+  }
+  rows_.push_back({workload, params, impl, unit, dir, {value}});
+}
+
+void results::skip(const std::string& workload, const std::string& params,
+                   const std::string& impl, const std::string& reason) {
+  for (const skipped& s : skips_)
+    if (s.workload == workload && s.params == params && s.impl == impl) return;
+  skips_.push_back({workload, params, impl, reason});
+}
+
+void results::note(const std::string& text) {
+  if (std::find(notes_.begin(), notes_.end(), text) == notes_.end()) notes_.push_back(text);
+}
+
+const measurement* results::baseline(const measurement& m) const {
+  for (const measurement& b : rows_)
+    if (b.impl == "epoll" && b.workload == m.workload && b.params == m.params && b.unit == m.unit)
+      return &b;
+  return nullptr;
+}
+
+std::optional<double> results::ratio(const measurement& m) const {
+  const measurement* b = baseline(m);
+  if (!b) return std::nullopt;
+  double bv = b->median(), v = m.median();
+  // A floor of (nearly) nothing makes a ratio meaningless: no bytes, or a
+  // handful of system calls over a whole run.
+  const double tiny = m.unit.find("syscalls") != std::string::npos ? 0.005 : 1e-9;
+  if (m.dir == better::lower ? bv < tiny : v < 1e-9) return std::nullopt;
+  return m.dir == better::lower ? v / bv : bv / v;
+}
+
+// ---- measuring aids ---------------------------------------------------------------
+
+int raise_fd_limit(int wanted, std::string* how) {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  const rlim_t want = static_cast<rlim_t>(wanted);
+  std::string refused;
+  if (rl.rlim_max < want) {
+    rlimit up{want, want};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+      rl = up;
+    } else {
+      refused = std::string("raising the hard limit to ") + std::to_string(wanted) +
+                " was refused (" + std::strerror(errno) + ")";
+    }
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  const int got = rl.rlim_cur > 1u << 30 ? 1 << 30 : static_cast<int>(rl.rlim_cur);
+  if (how) {
+    *how = "RLIMIT_NOFILE " + std::to_string(got);
+    if (!refused.empty()) *how += ": " + refused + ", stopped at the hard limit";
+  }
+  return got;
+}
+
+std::uint64_t resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0, shared = 0;
+  f >> size >> resident >> shared;
+  // File-backed pages are left out: on some kernels they grow with
+  // registrations that allocate nothing in the process.
+  return (resident - shared) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+namespace {
+long read_tracepoint_id() {
+  for (const char* p : {"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
+                        "/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id"}) {
+    std::ifstream f(p);
+    long id = -1;
+    if (f >> id) return id;
+  }
+  return -1;
+}
+}  // namespace
+
+syscall_counter::syscall_counter() {
+  long id = read_tracepoint_id();
+  if (id < 0) {
+    why_not_ = "raw_syscalls:sys_enter tracepoint not readable";
+    return;
+  }
+  perf_event_attr a{};
+  a.size = sizeof a;
+  a.type = PERF_TYPE_TRACEPOINT;
+  a.config = static_cast<std::uint64_t>(id);
+  a.disabled = 1;
+  a.exclude_hv = 1;
+  fd_ = static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd_ < 0) why_not_ = std::string("perf_event_open: ") + std::strerror(errno);
+}
+
+syscall_counter::~syscall_counter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void syscall_counter::start() {
+  if (fd_ < 0) return;
+  ioctl(fd_, PERF_EVENT_IOC_RESET, 0);
+  ioctl(fd_, PERF_EVENT_IOC_ENABLE, 0);
+}
+
+std::uint64_t syscall_counter::stop() {
+  if (fd_ < 0) return 0;
+  ioctl(fd_, PERF_EVENT_IOC_DISABLE, 0);
+  std::uint64_t n = 0;
+  if (::read(fd_, &n, sizeof n) != sizeof n) return 0;
+  // The ioctl that disabled the counter was counted too.
+  return n > 0 ? n - 1 : 0;
+}
+
+namespace {
+char g_watchdog_what[256];
+
+void on_alarm(int) {
+  static const char head[] = "psn-bench: timed out: ";
+  ssize_t ignored = ::write(2, head, sizeof head - 1);
+  ignored = ::write(2, g_watchdog_what, std::strlen(g_watchdog_what));
+  ignored = ::write(2, "\n", 1);
+  (void)ignored;
+  _exit(3);
+}
+}  // namespace
+
+void watchdog(unsigned seconds, const std::string& what) {
+  static bool installed = false;
+  if (!installed) {
+    struct sigaction sa {};
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, nullptr);
+    installed = true;
+  }
+  std::snprintf(g_watchdog_what, sizeof g_watchdog_what, "%s", what.c_str());
+  alarm(seconds);
+}
+
+void make_socketpair(int fds[2]) {
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+    fail("socketpair: %s", std::strerror(errno));
+}
+
+double median_of(std::vector<double>& v) {
+  if (v.empty()) return 0;
+  std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  double hi = v[mid];
+  if (v.size() % 2 == 1) return hi;
+  double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
+  return (lo + hi) / 2;
+}
+
+void accept_all(int listen_fd, std::vector<int>& out) {
+  out.clear();
+  for (;;) {
+    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      out.push_back(fd);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EAGAIN) return;
+    fail("accept4: %s", std::strerror(errno));
+  }
+}
+
+// ---- the implementations in this build ---------------------------------------------
+
+std::vector<const impl*> all_impls() {
+  std::vector<const impl*> v{&epoll_impl, &psn_c_impl, &psn_cxx_impl};
+#ifdef PSN_BENCH_HAVE_LIBEVENT
+  v.push_back(&libevent_impl);
+#endif
+#ifdef PSN_BENCH_HAVE_LIBEV
+  v.push_back(&libev_impl);
+#endif
+#ifdef PSN_BENCH_HAVE_LIBUV
+  v.push_back(&libuv_impl);
+#endif
+#ifdef PSN_BENCH_HAVE_ASIO
+  v.push_back(&asio_impl);
+#endif
+  return v;
+}
+
+std::vector<std::string> missing_peers() {
+  std::vector<std::string> v;
+#ifndef PSN_BENCH_HAVE_LIBEVENT
+  v.push_back("libevent (pkg-config module libevent not found at build time)");
+#endif
+#ifndef PSN_BENCH_HAVE_LIBEV
+  v.push_back("libev (ev.h / libev not found at build time)");
+#endif
+#ifndef PSN_BENCH_HAVE_LIBUV
+  v.push_back("libuv (pkg-config module libuv not found at build time)");
+#endif
+#ifndef PSN_BENCH_HAVE_ASIO
+  v.push_back("Boost.Asio (Boost headers not found at build time)");
+#endif
+  return v;
+}
+
+}  // namespace bench

@@ -1,0 +1,130 @@
+// harness.hpp - options, result collection and measuring aids of psn-bench.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench.hpp"
+
+namespace bench {
+
+struct options {
+  int rounds = 5;
+  bool quick = false;
+  bool large = false;
+  std::string json_path;
+  std::string svg_path;
+  std::vector<std::string> only_workloads;  // empty: all
+  std::vector<std::string> only_impls;      // empty: all
+
+  // Sizes, set from quick/large by configure().
+  std::vector<int> ring_sizes;        // N, socket pairs
+  int ring_active = 100;              // A
+  std::uint64_t ring_writes = 0;      // W, bytes passed on per run
+  std::vector<int> memory_sockets;    // registered sockets
+  std::uint64_t packets_one = 0, packets_two = 0, pingpongs = 0;
+  int echo_connections = 50;
+  std::uint64_t echo_bytes = 0;       // per connection
+  int fd_limit = 0;                   // RLIMIT_NOFILE after raising
+
+  bool wants_workload(const std::string& w) const;
+  bool wants_impl(const std::string& i) const;
+};
+
+// Which way is better for a unit; ratios are always "cost relative to raw
+// epoll": value / epoll for lower-is-better units, epoll / value otherwise.
+enum class better { lower, higher };
+
+struct measurement {
+  std::string workload, params, impl, unit;
+  better dir = better::lower;
+  std::vector<double> samples;
+  double median() const;
+  double min() const;
+  double max() const;
+};
+
+struct skipped {
+  std::string workload, params, impl, reason;
+};
+
+class results {
+ public:
+  void add(const std::string& workload, const std::string& params, const std::string& impl,
+           const std::string& unit, better dir, double value);
+  void skip(const std::string& workload, const std::string& params, const std::string& impl,
+            const std::string& reason);
+  void note(const std::string& text);  // printed under the table, once each
+
+  const std::vector<measurement>& rows() const { return rows_; }
+  const std::vector<skipped>& skips() const { return skips_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+  // The raw epoll row of the same workload, params and unit, if measured.
+  const measurement* baseline(const measurement& m) const;
+  // Cost relative to raw epoll (see `better`); nullopt without a usable baseline.
+  std::optional<double> ratio(const measurement& m) const;
+
+ private:
+  std::vector<measurement> rows_;
+  std::vector<skipped> skips_;
+  std::vector<std::string> notes_;
+};
+
+// ---- measuring aids ---------------------------------------------------------
+
+// Raises RLIMIT_NOFILE towards `wanted` as far as the system allows; returns
+// the soft limit reached and describes it in *how.
+int raise_fd_limit(int wanted, std::string* how);
+
+// Anonymous resident memory of this process in bytes: resident minus shared
+// pages of /proc/self/statm.
+std::uint64_t resident_bytes();
+
+// Counts this thread's system calls through the raw_syscalls:sys_enter
+// tracepoint (perf_event_open). Tracing slows every system call, so it is
+// used only in the untimed warm-up pass.
+class syscall_counter {
+ public:
+  syscall_counter();
+  ~syscall_counter();
+  syscall_counter(const syscall_counter&) = delete;
+  syscall_counter& operator=(const syscall_counter&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  const std::string& why_not() const { return why_not_; }
+  void start();
+  std::uint64_t stop();
+
+ private:
+  int fd_ = -1;
+  std::string why_not_;
+};
+
+// Kills the program with a message if the current step takes longer than
+// `seconds` (0 disarms). A hung implementation must not hang the benchmark.
+void watchdog(unsigned seconds, const std::string& what);
+
+// A non-blocking, close-on-exec Unix stream socket pair.
+void make_socketpair(int fds[2]);
+
+// The median of v (reorders v).
+double median_of(std::vector<double>& v);
+
+// ---- the workloads ------------------------------------------------------------
+
+void run_ring(const options& o, const std::vector<const impl*>& impls, results& out, arm mode);
+void run_packets(const options& o, const std::vector<const impl*>& impls, results& out);
+void run_memory(const options& o, const std::vector<const impl*>& impls, results& out);
+void run_echo(const options& o, const std::vector<const impl*>& impls, results& out);
+
+// The child side of the memory workload: `psn-bench --memory-probe IMPL N`.
+int memory_probe_main(const std::string& impl_name, int sockets);
+
+// ---- output -------------------------------------------------------------------
+
+void print_table(const results& r, const options& o);
+bool write_json(const results& r, const options& o, const std::string& path);
+bool write_svg(const results& r, const std::string& path);
+
+}  // namespace bench

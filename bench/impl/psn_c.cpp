@@ -1,0 +1,229 @@
+// psn through its Windows-named C interface, used as a Windows program
+// would: ProcessSocketNotifications applies the re-arms of the previous
+// batch and waits for the next one in the same call.
+#include "psn/psn.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "bench.hpp"
+#include "harness.hpp"
+
+namespace bench {
+namespace {
+
+constexpr ULONG kBatch = 128;
+
+HANDLE new_port(DWORD threads) {
+  HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, threads);
+  BENCH_CHECK(port != nullptr, "CreateIoCompletionPort: error %u", GetLastError());
+  return port;
+}
+
+PVOID key_of(std::size_t i) { return reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(i)); }
+
+// ---- workloads 1, 2 and 4 ----------------------------------------------------
+
+class psn_c_ring final : public ring_loop {
+ public:
+  psn_c_ring(ring& r, arm mode)
+      : port_(new_port(1)),
+        triggers_(SOCK_NOTIFY_TRIGGER_LEVEL |
+                  (mode == arm::oneshot ? SOCK_NOTIFY_TRIGGER_ONESHOT
+                                        : SOCK_NOTIFY_TRIGGER_PERSISTENT)) {
+    std::vector<SOCK_NOTIFY_REGISTRATION> regs(r.rd.size());
+    for (std::size_t i = 0; i < regs.size(); ++i)
+      regs[i] = {r.rd[i], key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
+                 triggers_, 0};
+    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(),
+                                          0, 0, nullptr, nullptr);
+    BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
+    for (const auto& e : regs)
+      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u", e.socket,
+                  e.registrationResult);
+  }
+  ~psn_c_ring() override { CloseHandle(port_); }
+
+  void run(ring& r) override {
+    const bool oneshot = triggers_ & SOCK_NOTIFY_TRIGGER_ONESHOT;
+    OVERLAPPED_ENTRY got[kBatch];
+    SOCK_NOTIFY_REGISTRATION rearm[kBatch];
+    UINT32 nrearm = 0;
+    while (!r.done()) {
+      UINT32 n = 0;
+      DWORD rc = ProcessSocketNotifications(port_, nrearm, nrearm ? rearm : nullptr, INFINITE,
+                                            kBatch, got, &n);
+      BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
+      for (UINT32 k = 0; k < nrearm; ++k)
+        BENCH_CHECK(rearm[k].registrationResult == ERROR_SUCCESS, "re-arm: %u",
+                    rearm[k].registrationResult);
+      nrearm = 0;
+      for (UINT32 k = 0; k < n; ++k) {
+        const std::size_t i = got[k].lpCompletionKey;
+        const UINT32 events = SocketNotificationRetrieveEvents(&got[k]);
+        BENCH_CHECK(events == SOCK_NOTIFY_EVENT_IN, "unexpected events %#x", events);
+        r.on_readable(i);
+        if (oneshot)
+          rearm[nrearm++] = {r.rd[i], key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                             SOCK_NOTIFY_OP_ENABLE, triggers_, 0};
+      }
+    }
+  }
+
+ private:
+  HANDLE port_;
+  UINT8 triggers_;
+};
+
+std::unique_ptr<ring_loop> make_ring(ring& r, arm mode) {
+  return std::make_unique<psn_c_ring>(r, mode);
+}
+
+// ---- workload 3 ---------------------------------------------------------------------
+
+double packets_one_thread(std::uint64_t n) {
+  HANDLE port = new_port(1);
+  auto t0 = clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    BENCH_CHECK(PostQueuedCompletionStatus(port, static_cast<DWORD>(i), 7, nullptr),
+                "PostQueuedCompletionStatus: %u", GetLastError());
+    DWORD bytes = 0;
+    ULONG_PTR key = 0;
+    LPOVERLAPPED ov = nullptr;
+    BENCH_CHECK(GetQueuedCompletionStatus(port, &bytes, &key, &ov, INFINITE),
+                "GetQueuedCompletionStatus: %u", GetLastError());
+    BENCH_CHECK(bytes == static_cast<DWORD>(i) && key == 7, "psn: wrong packet");
+  }
+  double s = seconds_between(t0, clock::now());
+  CloseHandle(port);
+  return s * 1e9 / static_cast<double>(n);
+}
+
+double packets_two_threads(std::uint64_t n) {
+  HANDLE port = new_port(0);
+  auto t0 = clock::now();
+  std::thread producer([&] {
+    for (std::uint64_t i = 0; i < n; ++i)
+      BENCH_CHECK(PostQueuedCompletionStatus(port, static_cast<DWORD>(i), 7, nullptr),
+                  "PostQueuedCompletionStatus: %u", GetLastError());
+  });
+  OVERLAPPED_ENTRY batch[64];
+  for (std::uint64_t got = 0; got < n;) {
+    ULONG k = 0;
+    BENCH_CHECK(GetQueuedCompletionStatusEx(port, batch, 64, &k, INFINITE, FALSE),
+                "GetQueuedCompletionStatusEx: %u", GetLastError());
+    for (ULONG j = 0; j < k; ++j)
+      BENCH_CHECK(batch[j].dwNumberOfBytesTransferred == static_cast<DWORD>(got + j),
+                  "psn: packets out of order");
+    got += k;
+  }
+  double s = seconds_between(t0, clock::now());
+  producer.join();
+  CloseHandle(port);
+  return s * 1e9 / static_cast<double>(n);
+}
+
+double packets_ping_pong(std::uint64_t n) {
+  HANDLE ping = new_port(1), pong = new_port(1);
+  std::thread echo([&] {
+    for (;;) {
+      DWORD bytes;
+      ULONG_PTR key;
+      LPOVERLAPPED ov;
+      BENCH_CHECK(GetQueuedCompletionStatus(ping, &bytes, &key, &ov, INFINITE),
+                  "GetQueuedCompletionStatus: %u", GetLastError());
+      if (key == 0) return;
+      PostQueuedCompletionStatus(pong, bytes, key, ov);
+    }
+  });
+  std::vector<double> rtt;
+  rtt.reserve(n);
+  for (std::uint64_t i = 0; i < n + 100; ++i) {  // the first 100 warm up
+    auto t0 = clock::now();
+    PostQueuedCompletionStatus(ping, static_cast<DWORD>(i), 1, nullptr);
+    DWORD bytes;
+    ULONG_PTR key;
+    LPOVERLAPPED ov;
+    BENCH_CHECK(GetQueuedCompletionStatus(pong, &bytes, &key, &ov, INFINITE),
+                "GetQueuedCompletionStatus: %u", GetLastError());
+    auto t1 = clock::now();
+    BENCH_CHECK(bytes == static_cast<DWORD>(i), "psn: wrong packet");
+    if (i >= 100) rtt.push_back(seconds_between(t0, t1) * 1e9);
+  }
+  PostQueuedCompletionStatus(ping, 0, 0, nullptr);
+  echo.join();
+  CloseHandle(ping);
+  CloseHandle(pong);
+  return median_of(rtt) / 2;
+}
+
+const packet_bench kPackets{packets_one_thread, packets_two_threads, packets_ping_pong};
+
+// ---- workload 5 ---------------------------------------------------------------------
+
+SOCK_NOTIFY_REGISTRATION watch(echo_conn* c, UINT16 filter) {
+  return {c->fd, c, filter, SOCK_NOTIFY_OP_ENABLE,
+          SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT, 0};
+}
+
+void echo(int listen_fd, int connections) {
+  HANDLE port = new_port(1);
+  std::vector<std::unique_ptr<echo_conn>> conns;
+  std::vector<SOCK_NOTIFY_REGISTRATION> changes;
+  changes.push_back({listen_fd, nullptr, SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
+                     SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT, 0});
+  std::vector<int> fresh;
+  OVERLAPPED_ENTRY got[kBatch];
+  int closed = 0;
+  while (closed < connections) {
+    UINT32 n = 0;
+    DWORD rc = ProcessSocketNotifications(port, static_cast<UINT32>(changes.size()),
+                                          changes.empty() ? nullptr : changes.data(), INFINITE,
+                                          kBatch, got, &n);
+    BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
+    for (const auto& e : changes)
+      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration: %u",
+                  e.registrationResult);
+    changes.clear();
+    for (UINT32 k = 0; k < n; ++k) {
+      auto* c = reinterpret_cast<echo_conn*>(got[k].lpCompletionKey);
+      if (!c) {
+        accept_all(listen_fd, fresh);
+        for (int fd : fresh) {
+          conns.push_back(std::make_unique<echo_conn>());
+          conns.back()->fd = fd;
+          changes.push_back(watch(conns.back().get(), SOCK_NOTIFY_REGISTER_EVENT_IN));
+        }
+        continue;
+      }
+      echo_conn::want w = c->step();
+      if (w == c->watching) continue;
+      if (w == echo_conn::want::close) {
+        closesocket(c->fd);
+        ++closed;
+      } else {
+        changes.push_back(watch(c, w == echo_conn::want::in ? SOCK_NOTIFY_REGISTER_EVENT_IN
+                                                            : SOCK_NOTIFY_REGISTER_EVENT_OUT));
+      }
+      c->watching = w;
+    }
+  }
+  closesocket(listen_fd);
+  CloseHandle(port);
+}
+
+}  // namespace
+
+const impl psn_c_impl{
+    "psn-c",
+    make_ring,
+    nullptr,
+    &kPackets,
+    nullptr,
+    echo,
+    nullptr,
+};
+
+}  // namespace bench

@@ -1,0 +1,203 @@
+// psn through its C++ interface: psn::port::process with spans, the
+// non-throwing overloads on the hot path.
+#include "psn/psn.hpp"
+
+#include <cstring>
+#include <thread>
+
+#include "bench.hpp"
+#include "harness.hpp"
+
+namespace bench {
+namespace {
+
+constexpr std::size_t kBatch = 128;
+
+psn::port new_port(unsigned concurrency) {
+  std::error_code ec;
+  psn::port p = psn::port::create({concurrency, psn::backend::automatic}, ec);
+  BENCH_CHECK(!ec, "psn::port::create: %s", ec.message().c_str());
+  return p;
+}
+
+void* key_of(std::size_t i) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(i)); }
+
+// ---- workloads 1, 2 and 4 ----------------------------------------------------
+
+class psn_cxx_ring final : public ring_loop {
+ public:
+  psn_cxx_ring(ring& r, arm mode)
+      : port_(new_port(1)),
+        triggers_(psn::trigger::level |
+                  (mode == arm::oneshot ? psn::trigger::oneshot : psn::trigger::persistent)) {
+    std::vector<psn::registration> regs;
+    regs.reserve(r.rd.size());
+    for (std::size_t i = 0; i < r.rd.size(); ++i)
+      regs.push_back(psn::registration::enable(r.rd[i], key_of(i), psn::event::in, triggers_));
+    std::error_code ec = port_.apply(regs);
+    BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
+    for (const auto& e : regs)
+      BENCH_CHECK(!e.error(), "registration of %d: %s", e.socket, e.error().message().c_str());
+  }
+
+  void run(ring& r) override {
+    const bool oneshot = triggers_.has(psn::trigger::oneshot);
+    psn::completion out[kBatch];
+    psn::registration rearm[kBatch];
+    std::size_t nrearm = 0;
+    std::error_code ec;
+    while (!r.done()) {
+      auto got = port_.process(std::span(rearm, nrearm), out, psn::infinite, ec);
+      BENCH_CHECK(!ec, "psn::port::process: %s", ec.message().c_str());
+      for (std::size_t k = 0; k < nrearm; ++k)
+        BENCH_CHECK(rearm[k].result == 0, "re-arm: %u", rearm[k].result);
+      nrearm = 0;
+      for (const psn::completion& c : got) {
+        const std::size_t i = reinterpret_cast<std::uintptr_t>(c.key);
+        BENCH_CHECK(c.events() == psn::event::in, "unexpected events %#x", c.bytes);
+        r.on_readable(i);
+        if (oneshot)
+          rearm[nrearm++] = psn::registration::enable(r.rd[i], c.key, psn::event::in, triggers_);
+      }
+    }
+  }
+
+ private:
+  psn::port port_;
+  psn::triggers triggers_;
+};
+
+std::unique_ptr<ring_loop> make_ring(ring& r, arm mode) {
+  return std::make_unique<psn_cxx_ring>(r, mode);
+}
+
+// ---- workload 3 ---------------------------------------------------------------------
+
+double packets_one_thread(std::uint64_t n) {
+  psn::port port = new_port(1);
+  std::error_code ec;
+  auto t0 = clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    ec = port.post(static_cast<std::uint32_t>(i), key_of(7));
+    BENCH_CHECK(!ec, "psn::port::post: %s", ec.message().c_str());
+    psn::completion c;
+    auto got = port.wait(std::span(&c, 1), psn::infinite, ec);
+    BENCH_CHECK(got.size() == 1 && c.bytes == static_cast<std::uint32_t>(i) && c.key == key_of(7),
+                "psn::port::wait: wrong packet");
+  }
+  return seconds_between(t0, clock::now()) * 1e9 / static_cast<double>(n);
+}
+
+double packets_two_threads(std::uint64_t n) {
+  psn::port port = new_port(0);
+  auto t0 = clock::now();
+  std::thread producer([&] {
+    for (std::uint64_t i = 0; i < n; ++i)
+      BENCH_CHECK(!port.post(static_cast<std::uint32_t>(i), key_of(7)), "psn::port::post");
+  });
+  psn::completion batch[64];
+  std::error_code ec;
+  for (std::uint64_t got = 0; got < n;) {
+    auto some = port.wait(batch, psn::infinite, ec);
+    BENCH_CHECK(!ec, "psn::port::wait: %s", ec.message().c_str());
+    for (std::size_t j = 0; j < some.size(); ++j)
+      BENCH_CHECK(some[j].bytes == static_cast<std::uint32_t>(got + j), "psn: out of order");
+    got += some.size();
+  }
+  double s = seconds_between(t0, clock::now());
+  producer.join();
+  return s * 1e9 / static_cast<double>(n);
+}
+
+double packets_ping_pong(std::uint64_t n) {
+  psn::port ping = new_port(1), pong = new_port(1);
+  std::thread echo([&] {
+    std::error_code ec;
+    for (;;) {
+      psn::completion c;
+      auto got = ping.wait(std::span(&c, 1), psn::infinite, ec);
+      BENCH_CHECK(got.size() == 1, "psn::port::wait: %s", ec.message().c_str());
+      if (c.key == nullptr) return;
+      pong.post(c.bytes, c.key, c.overlapped);
+    }
+  });
+  std::vector<double> rtt;
+  rtt.reserve(n);
+  std::error_code ec;
+  for (std::uint64_t i = 0; i < n + 100; ++i) {  // the first 100 warm up
+    auto t0 = clock::now();
+    ping.post(static_cast<std::uint32_t>(i), key_of(1));
+    psn::completion c;
+    auto got = pong.wait(std::span(&c, 1), psn::infinite, ec);
+    auto t1 = clock::now();
+    BENCH_CHECK(got.size() == 1 && c.bytes == static_cast<std::uint32_t>(i), "psn: wrong packet");
+    if (i >= 100) rtt.push_back(seconds_between(t0, t1) * 1e9);
+  }
+  ping.post(0, nullptr);
+  echo.join();
+  return median_of(rtt) / 2;
+}
+
+const packet_bench kPackets{packets_one_thread, packets_two_threads, packets_ping_pong};
+
+// ---- workload 5 ---------------------------------------------------------------------
+
+psn::registration watch(echo_conn* c, psn::events filter) {
+  return psn::registration::enable(c->fd, c, filter,
+                                   psn::trigger::level | psn::trigger::persistent);
+}
+
+void echo(int listen_fd, int connections) {
+  psn::port port = new_port(1);
+  std::vector<std::unique_ptr<echo_conn>> conns;
+  std::vector<psn::registration> changes;
+  changes.push_back(psn::registration::enable(listen_fd, nullptr, psn::event::in,
+                                              psn::trigger::level | psn::trigger::persistent));
+  std::vector<int> fresh;
+  psn::completion out[kBatch];
+  std::error_code ec;
+  int closed = 0;
+  while (closed < connections) {
+    auto got = port.process(changes, out, psn::infinite, ec);
+    BENCH_CHECK(!ec, "psn::port::process: %s", ec.message().c_str());
+    for (const auto& e : changes)
+      BENCH_CHECK(!e.error(), "registration: %s", e.error().message().c_str());
+    changes.clear();
+    for (const psn::completion& done : got) {
+      auto* c = static_cast<echo_conn*>(done.key);
+      if (!c) {
+        accept_all(listen_fd, fresh);
+        for (int fd : fresh) {
+          conns.push_back(std::make_unique<echo_conn>());
+          conns.back()->fd = fd;
+          changes.push_back(watch(conns.back().get(), psn::event::in));
+        }
+        continue;
+      }
+      echo_conn::want w = c->step();
+      if (w == c->watching) continue;
+      if (w == echo_conn::want::close) {
+        psn::close_socket(c->fd);
+        ++closed;
+      } else {
+        changes.push_back(watch(c, w == echo_conn::want::in ? psn::event::in : psn::event::out));
+      }
+      c->watching = w;
+    }
+  }
+  psn::close_socket(listen_fd);
+}
+
+}  // namespace
+
+const impl psn_cxx_impl{
+    "psn-c++",
+    make_ring,
+    nullptr,
+    &kPackets,
+    nullptr,
+    echo,
+    nullptr,
+};
+
+}  // namespace bench
