@@ -2,6 +2,8 @@
 // allocation. T derives from list_node.
 #pragma once
 
+#include <cstddef>
+
 namespace psn::core {
 
 struct list_node {
@@ -18,6 +20,7 @@ class intrusive_list {
   intrusive_list& operator=(const intrusive_list&) = delete;
 
   bool empty() const noexcept { return head_.next == &head_; }
+  std::size_t size() const noexcept { return size_; }
   T* front() const noexcept { return empty() ? nullptr : static_cast<T*>(head_.next); }
   T* back() const noexcept { return empty() ? nullptr : static_cast<T*>(head_.prev); }
 
@@ -27,12 +30,14 @@ class intrusive_list {
     node->next = &head_;
     head_.prev->next = node;
     head_.prev = node;
+    ++size_;
   }
-  static void unlink(T* n) noexcept {
+  void unlink(T* n) noexcept {
     list_node* node = n;
     node->prev->next = node->next;
     node->next->prev = node->prev;
     node->prev = node->next = nullptr;
+    --size_;
   }
   T* pop_front() noexcept {
     T* n = front();
@@ -42,6 +47,7 @@ class intrusive_list {
 
  private:
   list_node head_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace psn::core

@@ -230,7 +230,7 @@ void port::signal_locked(waiter* w, wake_list& wl, waiter* self) noexcept {
 void port::dispatch_locked(wake_list& wl, waiter* self) noexcept {
   while (!queue_.empty() && !waiters_.empty() && running_ < concurrency_) {
     waiter* w = waiters_.back();
-    intrusive_list<waiter>::unlink(w);
+    waiters_.unlink(w);
     w->got = take_locked(w->out, w->cap);
     w->st = waiter::status::delivered;
     ++running_;
@@ -257,8 +257,19 @@ void port::stop_running() noexcept {
 
 std::uint32_t port::post(std::uint32_t bytes, std::uintptr_t key, void* ov) noexcept {
   wake_list wl(backend_.get());
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return ERROR_INVALID_HANDLE;
+  if (watched_ > 0 && !poller_active_) {
+    // R3.3: readiness that arrived before this post is queued before it.
+    // Nobody is watching the kernel, so look now (sockets only: a port
+    // used for posted packets alone never pays for this).
+    backends::event evs[128];
+    lock.unlock();
+    int k = backend_->wait(evs, 0);
+    lock.lock();
+    if (closed_) return ERROR_INVALID_HANDLE;
+    enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
+  }
   user_packet* u = free_user_;
   if (u) {
     free_user_ = static_cast<user_packet*>(u->next);
@@ -297,22 +308,25 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
 
   std::uint32_t n = 0;
   if (running_ < concurrency_) {
-    n = take_locked(out, cap);
     // Fill a short batch from the kernel without waiting, unless a poller
     // is already watching it for everyone. A call that found nothing and may
-    // wait skips this: it is about to wait in the kernel itself. This also
-    // makes a notification caused by this call's own registrations visible
-    // to it (R4.5).
-    if (n < cap && (timeout_ms == 0 || (n > 0 && !poller_active_))) {
+    // wait skips this: it is about to wait in the kernel itself. Looking
+    // before taking lets new events merge into packets already queued
+    // (R5.6), and makes a notification caused by this call's own
+    // registrations visible to it (R4.5).
+    const std::size_t queued = queue_.size();
+    if (queued < cap && (timeout_ms == 0 || (queued > 0 && !poller_active_))) {
       backends::event evs[128];
-      std::size_t want = cap - n < 128 ? cap - n : 128;
+      std::size_t want = cap - queued < 128 ? cap - queued : 128;
       lock.unlock();
       int k = backend_->wait(std::span<backends::event>(evs, want), 0);
       lock.lock();
-      if (closed_ && n == 0) return ERROR_ABANDONED_WAIT_0;
+      if (closed_) return ERROR_ABANDONED_WAIT_0;
       enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
-      n += take_locked(out + n, cap - n);
     }
+    // The lock was let go while looking: other threads may have taken the
+    // last running slots meanwhile (R3.8).
+    if (running_ < concurrency_) n = take_locked(out, cap);
     if (n > 0) {
       ++running_;
       dispatch_locked(wl);
@@ -372,7 +386,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       rc = ERROR_ABANDONED_WAIT_0;  // R3.9
       break;
     default:
-      intrusive_list<waiter>::unlink(&w);
+      waiters_.unlink(&w);
       rc = WAIT_TIMEOUT;
       break;
   }
@@ -388,7 +402,7 @@ void port::close() noexcept {
   closed_ = true;
   // R3.9: every waiter returns at once.
   while (waiter* w = waiters_.back()) {
-    intrusive_list<waiter>::unlink(w);
+    waiters_.unlink(w);
     w->st = waiter::status::abandoned;
     signal_locked(w, wl);
   }
@@ -410,6 +424,7 @@ void port::close() noexcept {
     socket_owners::instance().release(r->fd, r->ino, self_);
     registration* dead = r;
     r = nullptr;
+    --watched_;
     free_registration(dead);
   }
 }
@@ -444,8 +459,9 @@ int port::ctl_locked(backends::change::kind what, registration* r) noexcept {
 // Forgets a registration whose socket is gone or was closed, with no packet.
 void port::drop_locked(registration* r) noexcept {
   by_fd_[static_cast<std::size_t>(r->fd)] = nullptr;
+  --watched_;
   socket_owners::instance().release(r->fd, r->ino, self_);
-  if (r->linked()) intrusive_list<packet>::unlink(r);
+  if (r->linked()) queue_.unlink(r);
   r->pending = 0;
   free_registration(r);
 }
@@ -453,6 +469,7 @@ void port::drop_locked(registration* r) noexcept {
 // R5.5: ends the registration; its REMOVE packet is the last it gets.
 void port::remove_locked(registration* r) noexcept {
   by_fd_[static_cast<std::size_t>(r->fd)] = nullptr;
+  --watched_;
   socket_owners::instance().release(r->fd, r->ino, self_);
   r->st = registration::state::removed;
   if (r->linked()) {
@@ -477,8 +494,16 @@ void port::drop_socket(int fd, std::uint64_t ino) noexcept {
 bool port::reserve_locked(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexcept {
   std::size_t new_regs = 0;
   int max_fd = -1;
+  // A REMOVE keeps its node until its packet is taken, so an ENABLE after it
+  // in the same batch needs a new one even for a registered socket.
+  bool removes = false;
+  for (const auto& r : regs) removes |= r.operation == SOCK_NOTIFY_OP_REMOVE;
   for (const auto& r : regs) {
-    if (r.operation != SOCK_NOTIFY_OP_ENABLE || r.socket < 0 || lookup_locked(r.socket)) continue;
+    if (r.operation != SOCK_NOTIFY_OP_ENABLE || r.socket < 0) continue;
+    if (lookup_locked(r.socket)) {
+      if (removes) ++new_regs;
+      continue;
+    }
     // Only an open descriptor can become a registration; checking this one
     // only when the table would have to grow keeps a bogus number from
     // making it huge.
@@ -616,6 +641,7 @@ std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) 
     return map_errno(err);
   }
   by_fd_[static_cast<std::size_t>(fd)] = r;
+  ++watched_;
   return ERROR_SUCCESS;
 }
 

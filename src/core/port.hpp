@@ -93,6 +93,7 @@ class port {
   intrusive_list<packet> queue_;         // R3.3
   intrusive_list<waiter> waiters_;       // back = newest (R3.8)
   std::vector<registration*> by_fd_;     // live registrations by descriptor
+  std::size_t watched_ = 0;              // live registrations (entries of by_fd_)
   std::uint32_t next_seq_ = 1;
 
   // Recycled nodes: after warm-up, posting and registering allocate nothing.
