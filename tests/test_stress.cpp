@@ -1157,7 +1157,7 @@ TEST(Stress, R3_8_ConcurrencyLimitUnderLoadNeverExceeded) {
     constexpr int kThreads = 6;
     constexpr int kSockets = 64;
     constexpr ULONG_PTR kPostKey = 0xAB;
-    const int posts = scaled(50000, 4000);
+    const int posts = scaled(20000, 2000);
     Port port(limit);
     std::vector<Fd> client, server;
     for (int i = 0; i < kSockets; ++i) {
