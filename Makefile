@@ -30,7 +30,7 @@ demo: build
 	./$(BUILD)/examples/psn_demo
 
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure
 
 # psn side by side with raw epoll and the peer libraries; prints a table.
 bench: build
