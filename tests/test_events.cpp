@@ -84,16 +84,7 @@ UINT32 next_events(HANDLE port, uintptr_t k, UINT32 ms) {
 // A loopback TCP address nothing listens on: a socket is bound to it (so no
 // one else can take the port) but never listens, so connects are refused.
 Fd refusing_tcp_address(sockaddr_in* addr) {
-  Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  check(s >= 0, "socket");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  check(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0, "bind");
-  socklen_t len = sizeof a;
-  check(::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0, "getsockname");
-  *addr = a;
-  return s;
+  return loopback_socket(SOCK_STREAM, addr);
 }
 
 // A listening Unix stream socket on a fresh abstract address.
@@ -118,18 +109,6 @@ int pending_error(int s) {
   socklen_t len = sizeof err;
   check(::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0, "getsockopt");
   return err;
-}
-
-// Fills a's send path until it stays full: the kernel reports it not
-// writable for a while (right after a write would block, data still in
-// flight may make room again).
-bool fill_until_not_writable(int a) {
-  for (int i = 0; i < 20; ++i) {
-    fill(a);
-    pollfd p{a, POLLOUT, 0};
-    if (::poll(&p, 1, 200) == 0) return true;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------
@@ -267,7 +246,7 @@ void check_out_after_drain(Kind kind) {
       int size = 32 * 1024;
       ::setsockopt(a, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     }
-    ASSERT_TRUE(fill_until_not_writable(a)) << "premise: could not fill the socket";
+    ASSERT_TRUE(fill_until_unwritable(a, 20, 200)) << "premise: could not fill the socket";
     ASSERT_TRUE(enable(port, a, 1, kFilterOut, trig));
     EXPECT_EQ(next_events(port, 1, kQuiet), 0u) << "OUT on a full socket";
 

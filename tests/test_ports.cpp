@@ -52,23 +52,22 @@ bool post(HANDLE port, DWORD bytes, ULONG_PTR key, LPOVERLAPPED ov = nullptr) {
   return PostQueuedCompletionStatus(port, bytes, key, ov) != FALSE;
 }
 
+// ENABLEs s on port for IN, level-triggered, with key k; returns the registrationResult.
+DWORD enable_in(HANDLE port, int s, uintptr_t k) {
+  return apply(port, reg(s, key(k), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
+                         SOCK_NOTIFY_TRIGGER_LEVEL));
+}
+
+// `call` returns FALSE and leaves `err` as the thread's last error (cleared before the call).
+#define EXPECT_FAILS_WITH(err, call)                    \
+  do {                                                  \
+    SetLastError(0);                                    \
+    EXPECT_FALSE(call);                                 \
+    EXPECT_EQ(GetLastError(), static_cast<DWORD>(err)); \
+  } while (0)
+
 // ---------------------------------------------------------------------------
 // One packet through any of the three dequeuing functions.
-
-enum class Via { Gqcs, GqcsEx, Psn };
-constexpr Via kAllVia[] = {Via::Gqcs, Via::GqcsEx, Via::Psn};
-
-const char* name(Via v) {
-  switch (v) {
-    case Via::Gqcs:
-      return "GetQueuedCompletionStatus";
-    case Via::GqcsEx:
-      return "GetQueuedCompletionStatusEx";
-    case Via::Psn:
-      return "ProcessSocketNotifications";
-  }
-  return "?";
-}
 
 // What one dequeuing call did.
 struct Got {
@@ -85,41 +84,14 @@ struct Got {
 Got dequeue(HANDLE port, Via via, DWORD ms) {
   Got g;
   const auto t0 = Clock::now();
-  switch (via) {
-    case Via::Gqcs: {
-      LPOVERLAPPED ov = nullptr;
-      SetLastError(0);
-      g.ok = GetQueuedCompletionStatus(port, &g.bytes, &g.key, &ov, ms) != FALSE;
-      g.err = g.ok ? 0 : GetLastError();
-      g.count = g.ok ? 1 : 0;
-      g.ov = ov;
-      break;
-    }
-    case Via::GqcsEx: {
-      OVERLAPPED_ENTRY e{};
-      ULONG removed = 0;
-      SetLastError(0);
-      g.ok = GetQueuedCompletionStatusEx(port, &e, 1, &removed, ms, FALSE) != FALSE;
-      g.err = g.ok ? 0 : GetLastError();
-      g.count = removed;
-      g.bytes = e.dwNumberOfBytesTransferred;
-      g.key = e.lpCompletionKey;
-      g.ov = e.lpOverlapped;
-      break;
-    }
-    case Via::Psn: {
-      OVERLAPPED_ENTRY e{};
-      UINT32 n = 0;
-      const DWORD rc = ProcessSocketNotifications(port, 0, nullptr, ms, 1, &e, &n);
-      g.ok = rc == ERROR_SUCCESS;
-      g.err = rc;
-      g.count = n;
-      g.bytes = e.dwNumberOfBytesTransferred;
-      g.key = e.lpCompletionKey;
-      g.ov = e.lpOverlapped;
-      break;
-    }
-  }
+  OVERLAPPED_ENTRY e{};
+  const Deq d = dequeue_via(port, via, &e, 1, ms);
+  g.ok = d.err == ERROR_SUCCESS;
+  g.err = d.err;
+  g.count = d.n;
+  g.bytes = e.dwNumberOfBytesTransferred;
+  g.key = e.lpCompletionKey;
+  g.ov = e.lpOverlapped;
   g.us = us_since(t0);
   return g;
 }
@@ -128,40 +100,9 @@ Got dequeue(HANDLE port, Via via, DWORD ms) {
 // GetQueuedCompletionStatus) into `out`; returns how many, 0 on any failure
 // (with the code in *err).
 ULONG dequeue_batch(HANDLE port, Via via, OVERLAPPED_ENTRY* out, ULONG max, DWORD ms, DWORD* err) {
-  *err = 0;
-  switch (via) {
-    case Via::Gqcs: {
-      Got g = dequeue(port, via, ms);
-      if (!g.ok) {
-        *err = g.err;
-        return 0;
-      }
-      out[0] = OVERLAPPED_ENTRY{};
-      out[0].lpCompletionKey = g.key;
-      out[0].lpOverlapped = g.ov;
-      out[0].dwNumberOfBytesTransferred = g.bytes;
-      return 1;
-    }
-    case Via::GqcsEx: {
-      ULONG removed = 0;
-      SetLastError(0);
-      if (!GetQueuedCompletionStatusEx(port, out, max, &removed, ms, FALSE)) {
-        *err = GetLastError();
-        return 0;
-      }
-      return removed;
-    }
-    case Via::Psn: {
-      UINT32 n = 0;
-      const DWORD rc = ProcessSocketNotifications(port, 0, nullptr, ms, max, out, &n);
-      if (rc != ERROR_SUCCESS) {
-        *err = rc;
-        return 0;
-      }
-      return n;
-    }
-  }
-  return 0;
+  const Deq d = dequeue_via(port, via, out, max, ms);
+  *err = d.err;
+  return d.err == ERROR_SUCCESS ? d.n : 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -223,15 +164,21 @@ std::unique_ptr<Waiter> start_waiter(HANDLE port, Via via, DWORD ms) {
   return std::make_unique<Waiter>([port, via, ms] { return dequeue(port, via, ms); });
 }
 
+// Waits up to 3 s for each waiter in turn; each must have taken a packet, whose key goes into
+// *keys.
+void collect_keys(std::vector<std::unique_ptr<Waiter>>& ws, std::set<ULONG_PTR>* keys) {
+  for (auto& w : ws) {
+    ASSERT_TRUE(w->wait(3000ms));
+    Got g = w->result();
+    EXPECT_TRUE(g.ok) << "error " << g.err;
+    keys->insert(g.key);
+  }
+}
+
 // Polls `cond` until it holds or `limit` passes.
 template <class F>
 bool eventually(F cond, std::chrono::milliseconds limit = 3000ms) {
-  const auto end = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() >= end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+  return wait_until(std::move(cond), Clock::now() + limit, 2ms);
 }
 
 // Descriptors open in this process.
@@ -279,9 +226,7 @@ TEST(Ports, R3_1_CreationKeyIsIgnored) {
   ASSERT_NE(h, nullptr);
   auto [a, b] = tcp_pair();
   ASSERT_EQ(send_bytes(a, 1), 1);
-  ASSERT_EQ(apply(h, reg(b, key(0x77), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                         SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(enable_in(h, b, 0x77), static_cast<DWORD>(ERROR_SUCCESS));
   Got g = dequeue(h, Via::Gqcs, kLongWait);
   EXPECT_TRUE(g.ok);
   EXPECT_EQ(g.key, 0x77u);
@@ -370,9 +315,7 @@ TEST(Ports, R3_1_AssociatingAHandleIsNotSupported) {
   EXPECT_TRUE(g.ok);
   EXPECT_EQ(g.key, 2u);
   EXPECT_EQ(dequeue(port, Via::Gqcs, 0).err, static_cast<DWORD>(WAIT_TIMEOUT));
-  EXPECT_EQ(apply(port, reg(a, key(1), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                            SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  EXPECT_EQ(enable_in(port, a, 1), static_cast<DWORD>(ERROR_SUCCESS));
 }
 
 // ---------------------------------------------------------------------------
@@ -388,22 +331,14 @@ void expect_rejected_everywhere(HANDLE h) {
   UINT32 got = 0;
   const DWORD bad = ERROR_INVALID_HANDLE;
 
-  SetLastError(0);
-  EXPECT_FALSE(PostQueuedCompletionStatus(h, 1, 2, nullptr));
-  EXPECT_EQ(GetLastError(), bad);
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatus(h, &bytes, &k, &ov, 0));
-  EXPECT_EQ(GetLastError(), bad);
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatusEx(h, e, 2, &removed, 0, FALSE));
-  EXPECT_EQ(GetLastError(), bad);
+  EXPECT_FAILS_WITH(bad, PostQueuedCompletionStatus(h, 1, 2, nullptr));
+  EXPECT_FAILS_WITH(bad, GetQueuedCompletionStatus(h, &bytes, &k, &ov, 0));
+  EXPECT_FAILS_WITH(bad, GetQueuedCompletionStatusEx(h, e, 2, &removed, 0, FALSE));
   EXPECT_EQ(ProcessSocketNotifications(h, 0, nullptr, 0, 2, e, &got),
             static_cast<DWORD>(WSA_INVALID_HANDLE));
   EXPECT_EQ(ProcessSocketNotifications(h, 0, nullptr, 0, 0, nullptr, nullptr),
             static_cast<DWORD>(WSA_INVALID_HANDLE));
-  SetLastError(0);
-  EXPECT_FALSE(CloseHandle(h));
-  EXPECT_EQ(GetLastError(), bad);
+  EXPECT_FAILS_WITH(bad, CloseHandle(h));
   if (h != nullptr) {
     // Not a port to associate with either (psn: any association is unsupported).
     SetLastError(0);
@@ -459,7 +394,7 @@ TEST(Ports, R3_2_BadHandleIsReportedAtOnceWhateverTheTimeout) {
   ASSERT_TRUE(CloseHandle(closed));
   for (Via via : kAllVia) {
     for (DWORD ms : {DWORD{1000}, INFINITE}) {
-      SCOPED_TRACE(testing::Message() << name(via) << " ms=" << ms);
+      SCOPED_TRACE(testing::Message() << via_name(via) << " ms=" << ms);
       Waiter w([closed, via, ms] { return dequeue(closed, via, ms); });
       ASSERT_TRUE(w.wait(2000ms)) << "a dequeue on a closed handle waited";
       Got g = w.result();
@@ -514,9 +449,7 @@ TEST(Ports, R3_2_HandleValuesAreNotReusedSoonAfterClose) {
   // Handles closed long ago are still recognised as stale.
   for (HANDLE h : early) {
     SCOPED_TRACE(testing::Message() << "stale handle " << h);
-    SetLastError(0);
-    EXPECT_FALSE(post(h, 0, 0));
-    EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_HANDLE));
+    EXPECT_FAILS_WITH(ERROR_INVALID_HANDLE, post(h, 0, 0));
   }
   for (HANDLE h : live) EXPECT_TRUE(CloseHandle(h));
 }
@@ -532,9 +465,7 @@ TEST(Ports, R3_2_BadHandleInProcessSocketNotificationsRegistersNothing) {
             static_cast<DWORD>(WSA_INVALID_HANDLE));
   // The socket is not registered anywhere: a live port takes it.
   Port port(64);
-  EXPECT_EQ(apply(port, reg(a, key(2), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                            SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  EXPECT_EQ(enable_in(port, a, 2), static_cast<DWORD>(ERROR_SUCCESS));
 }
 
 // ---------------------------------------------------------------------------
@@ -542,7 +473,7 @@ TEST(Ports, R3_2_BadHandleInProcessSocketNotificationsRegistersNothing) {
 
 TEST(Ports, R3_3_PostedPacketsLeaveInPostingOrder) {
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Port port(64);
     constexpr ULONG_PTR kCount = 100;
     for (ULONG_PTR i = 0; i < kCount; ++i) ASSERT_TRUE(post(port, static_cast<DWORD>(i), i));
@@ -569,7 +500,7 @@ TEST(Ports, R3_3_NotificationLeavesAfterPacketsQueuedBeforeIt) {
   // cannot overtake them.
   for (Via via : kAllVia) {
     for (ULONG batch : {1u, 8u}) {
-      SCOPED_TRACE(testing::Message() << name(via) << " batch=" << batch);
+      SCOPED_TRACE(testing::Message() << via_name(via) << " batch=" << batch);
       Port port(64);
       auto [a, b] = tcp_pair();
       ASSERT_TRUE(post(port, 0, 1));
@@ -577,9 +508,7 @@ TEST(Ports, R3_3_NotificationLeavesAfterPacketsQueuedBeforeIt) {
       ASSERT_EQ(send_bytes(a, 1), 1);
       pollfd pfd{b.get(), POLLIN, 0};
       ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
-      ASSERT_EQ(apply(port, reg(b, key(3), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                                SOCK_NOTIFY_TRIGGER_LEVEL)),
-                static_cast<DWORD>(ERROR_SUCCESS));
+      ASSERT_EQ(enable_in(port, b, 3), static_cast<DWORD>(ERROR_SUCCESS));
       std::vector<ULONG_PTR> keys;
       for (int call = 0; call < 10 && keys.size() < 3; ++call) {
         OVERLAPPED_ENTRY e[8] = {};
@@ -613,7 +542,7 @@ TEST(Ports, R3_4_PostCarriesExactValues) {
       {0x80000000u, 7, reinterpret_cast<LPOVERLAPPED>(uintptr_t{0x10})},
   };
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Port port(64);
     for (const Case& c : cases) ASSERT_TRUE(post(port, c.bytes, c.key, c.ov));
     for (const Case& c : cases) {
@@ -645,12 +574,7 @@ TEST(Ports, R3_4_PostWakesExactlyOneWaiter) {
   ASSERT_TRUE(post(port, 2, 102));
   ASSERT_TRUE(post(port, 3, 103));
   std::set<ULONG_PTR> keys;
-  for (auto& w : ws) {
-    ASSERT_TRUE(w->wait(3000ms));
-    Got g = w->result();
-    EXPECT_TRUE(g.ok) << "error " << g.err;
-    keys.insert(g.key);
-  }
+  ASSERT_NO_FATAL_FAILURE(collect_keys(ws, &keys));
   EXPECT_EQ(keys, (std::set<ULONG_PTR>{101, 102, 103}));
 }
 
@@ -679,9 +603,7 @@ TEST(Ports, R3_5_SocketNotificationGivesMaskKeyAndNullOverlapped) {
   Port port(64);
   auto [a, b] = tcp_pair();
   ASSERT_EQ(send_bytes(a, 3), 3);
-  ASSERT_EQ(apply(port, reg(b, key(0x77), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                            SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(enable_in(port, b, 0x77), static_cast<DWORD>(ERROR_SUCCESS));
   OVERLAPPED junk{};
   DWORD bytes = 0xFFFF;
   ULONG_PTR k = 0;
@@ -714,15 +636,11 @@ TEST(Ports, R3_5_NullOutPointerIsInvalidParameter) {
   DWORD bytes = 0;
   ULONG_PTR k = 0;
   LPOVERLAPPED ov = nullptr;
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatus(port, nullptr, &k, &ov, 0));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatus(port, &bytes, nullptr, &ov, 0));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatus(port, &bytes, &k, nullptr, 0));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER, GetQueuedCompletionStatus(port, nullptr, &k, &ov, 0));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER,
+                    GetQueuedCompletionStatus(port, &bytes, nullptr, &ov, 0));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER,
+                    GetQueuedCompletionStatus(port, &bytes, &k, nullptr, 0));
   Got g = dequeue(port, Via::Gqcs, 0);
   EXPECT_TRUE(g.ok);
   EXPECT_EQ(g.key, 9u);
@@ -764,13 +682,11 @@ TEST(Ports, R3_6_TakesBetweenOneAndCountPacketsInOrder) {
 TEST(Ports, R3_6_SocketNotificationEntryFields) {
   // decisions.md 5: key, NULL overlapped, Internal 0, the mask as bytes.
   for (Via via : {Via::GqcsEx, Via::Psn}) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Port port(64);
     auto [a, b] = tcp_pair();
     ASSERT_EQ(send_bytes(a, 1), 1);
-    ASSERT_EQ(apply(port, reg(b, key(0x99), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                              SOCK_NOTIFY_TRIGGER_LEVEL)),
-              static_cast<DWORD>(ERROR_SUCCESS));
+    ASSERT_EQ(enable_in(port, b, 0x99), static_cast<DWORD>(ERROR_SUCCESS));
     OVERLAPPED junk{};
     OVERLAPPED_ENTRY e[1];
     e[0].lpCompletionKey = 1;
@@ -807,21 +723,17 @@ TEST(Ports, R3_6_ZeroCountOrNullPointerIsInvalidParameter) {
   OVERLAPPED_ENTRY e[2] = {};
   ULONG removed = 0;
   const auto t0 = Clock::now();
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatusEx(port, e, 0, &removed, 1000, FALSE));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER,
+                    GetQueuedCompletionStatusEx(port, e, 0, &removed, 1000, FALSE));
   EXPECT_LT(ms_since(t0), 500) << "count 0 waited";
 
   ASSERT_TRUE(post(port, 1, 42));
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatusEx(port, e, 0, &removed, 0, FALSE));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatusEx(port, nullptr, 2, &removed, 0, FALSE));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
-  SetLastError(0);
-  EXPECT_FALSE(GetQueuedCompletionStatusEx(port, e, 2, nullptr, 0, FALSE));
-  EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_PARAMETER));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER,
+                    GetQueuedCompletionStatusEx(port, e, 0, &removed, 0, FALSE));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER,
+                    GetQueuedCompletionStatusEx(port, nullptr, 2, &removed, 0, FALSE));
+  EXPECT_FAILS_WITH(ERROR_INVALID_PARAMETER,
+                    GetQueuedCompletionStatusEx(port, e, 2, nullptr, 0, FALSE));
 
   Got g = dequeue(port, Via::GqcsEx, 0);
   EXPECT_TRUE(g.ok);
@@ -852,7 +764,7 @@ TEST(Ports, R3_6_AlertableBehavesAsNotAlertable) {
 TEST(Ports, R3_7_ZeroTimeoutNeverBlocks) {
   Port port(64);
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Waiter w([h = port.get(), via] { return dequeue(h, via, 0); });
     if (!w.wait(2000ms)) {
       post(port, 0, 0);  // unblock it
@@ -877,7 +789,7 @@ TEST(Ports, R3_7_FiniteTimeoutWaitsTheFullTimeAndNotMuchLonger) {
   Port port(64);
   for (Via via : kAllVia) {
     for (DWORD ms : {1u, 200u}) {
-      SCOPED_TRACE(testing::Message() << name(via) << " ms=" << ms);
+      SCOPED_TRACE(testing::Message() << via_name(via) << " ms=" << ms);
       Got g = dequeue(port, via, ms);
       EXPECT_FALSE(g.ok);
       EXPECT_EQ(g.err, static_cast<DWORD>(WAIT_TIMEOUT));
@@ -947,7 +859,7 @@ TEST(Ports, R3_7_SignalsNeitherSurfaceNorShortenTheWait) {
   ScopedSigusr1 handler;
   Port port(64);
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     // A 300 ms wait under a hail of signals still lasts 300 ms (no less, and
     // not restarted by each signal) and ends in an ordinary time-out.
     const int before = g_sigusr1_count.load();
@@ -978,12 +890,7 @@ TEST(Ports, R3_8_ManyThreadsMayWaitOnOnePort) {
   std::this_thread::sleep_for(200ms);
   for (ULONG_PTR k = 1; k <= kThreads; ++k) ASSERT_TRUE(post(port, 0, k));
   std::set<ULONG_PTR> keys;
-  for (auto& w : ws) {
-    ASSERT_TRUE(w->wait(3000ms));
-    Got g = w->result();
-    EXPECT_TRUE(g.ok) << "error " << g.err;
-    keys.insert(g.key);
-  }
+  ASSERT_NO_FATAL_FAILURE(collect_keys(ws, &keys));
   EXPECT_EQ(keys.size(), static_cast<size_t>(kThreads));
 }
 
@@ -1015,7 +922,7 @@ std::vector<int> release_order(HANDLE port, const std::vector<Via>& vias) {
 
 TEST(Ports, R3_8_WaitersAreReleasedLastInFirstOut) {
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Port port(64);
     EXPECT_EQ(release_order(port, {via, via, via, via}), (std::vector<int>{3, 2, 1, 0}));
   }
@@ -1047,9 +954,7 @@ int max_running(DWORD n, int threads, int packets) {
           continue;
         }
         const int now = ++running;
-        int seen = max_seen.load();
-        while (now > seen && !max_seen.compare_exchange_weak(seen, now)) {
-        }
+        atomic_max(max_seen, now);
         std::this_thread::sleep_for(4ms);
         --running;
         ++received;
@@ -1080,7 +985,7 @@ TEST(Ports, R3_8_ZeroTimeoutAtTheLimitTimesOutWithPacketsQueued) {
   ASSERT_TRUE(post(port, 0, 2));
   ASSERT_TRUE(dequeue(port, Via::Gqcs, 0).ok);  // this thread now runs: the limit is reached
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Got other;
     std::thread([&] { other = dequeue(port, via, 0); }).join();
     EXPECT_FALSE(other.ok);
@@ -1100,7 +1005,7 @@ TEST(Ports, R3_8_ZeroTimeoutAtTheLimitTimesOutWithPacketsQueued) {
 
 TEST(Ports, R3_8_RunningThreadReenteringADequeueLetsAnotherGo) {
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Port port(1);
     ASSERT_TRUE(post(port, 0, 1));
     ASSERT_TRUE(dequeue(port, Via::Gqcs, 0).ok);  // this thread runs
@@ -1231,9 +1136,7 @@ TEST(Ports, R3_9_CloseReleasesEveryWaiterAtOnce) {
 
   // The registration made by the waiting call went with the port.
   Port next(64);
-  EXPECT_EQ(apply(next, reg(b, key(6), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                            SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  EXPECT_EQ(enable_in(next, b, 6), static_cast<DWORD>(ERROR_SUCCESS));
 }
 
 TEST(Ports, R3_9_CloseDiscardsQueuedPackets) {
@@ -1242,14 +1145,12 @@ TEST(Ports, R3_9_CloseDiscardsQueuedPackets) {
   for (ULONG_PTR k = 1; k <= 3; ++k) ASSERT_TRUE(post(h, 0, k));
   auto [a, b] = tcp_pair();
   ASSERT_EQ(send_bytes(a, 1), 1);
-  ASSERT_EQ(apply(h, reg(b, key(4), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                         SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(enable_in(h, b, 4), static_cast<DWORD>(ERROR_SUCCESS));
   ASSERT_TRUE(CloseHandle(h));
 
   // Nothing comes out of the old handle...
   for (Via via : kAllVia) {
-    SCOPED_TRACE(name(via));
+    SCOPED_TRACE(via_name(via));
     Got g = dequeue(h, via, 0);
     EXPECT_FALSE(g.ok);
     EXPECT_EQ(g.err, static_cast<DWORD>(ERROR_INVALID_HANDLE));
@@ -1258,9 +1159,7 @@ TEST(Ports, R3_9_CloseDiscardsQueuedPackets) {
   Port next(64);
   Got none = dequeue(next, Via::Gqcs, 0);
   EXPECT_FALSE(none.ok);
-  ASSERT_EQ(apply(next, reg(b, key(5), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                            SOCK_NOTIFY_TRIGGER_LEVEL)),
-            static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(enable_in(next, b, 5), static_cast<DWORD>(ERROR_SUCCESS));
   for (int i = 0; i < 5; ++i) {
     Got g = dequeue(next, Via::Gqcs, kLongWait);
     ASSERT_TRUE(g.ok);
@@ -1270,29 +1169,20 @@ TEST(Ports, R3_9_CloseDiscardsQueuedPackets) {
 }
 
 TEST(Ports, R3_9_SocketsOfAClosedPortCanBeRegisteredElsewhere) {
-  using Maker = std::pair<Fd, Fd> (*)();
-  const std::pair<const char*, Maker> kinds[] = {
-      {"tcp", tcp_pair}, {"udp", udp_pair}, {"unix", unix_pair}};
-  for (const auto& [kind, make] : kinds) {
-    SCOPED_TRACE(kind);
-    auto [a, b] = make();
+  for (const SocketKind& kind : kSocketKinds) {
+    SCOPED_TRACE(kind.name);
+    auto [a, b] = kind.make();
     HANDLE h = new_port(64);
     ASSERT_NE(h, nullptr);
-    ASSERT_EQ(apply(h, reg(a, key(1), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                           SOCK_NOTIFY_TRIGGER_LEVEL)),
-              static_cast<DWORD>(ERROR_SUCCESS));
+    ASSERT_EQ(enable_in(h, a, 1), static_cast<DWORD>(ERROR_SUCCESS));
     ASSERT_EQ(apply(h, reg(b, key(2), SOCK_NOTIFY_REGISTER_EVENTS_ALL, SOCK_NOTIFY_OP_ENABLE,
                            SOCK_NOTIFY_TRIGGER_EDGE | SOCK_NOTIFY_TRIGGER_ONESHOT)),
               static_cast<DWORD>(ERROR_SUCCESS));
     ASSERT_TRUE(CloseHandle(h));
 
     Port next(64);
-    EXPECT_EQ(apply(next, reg(a, key(3), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                              SOCK_NOTIFY_TRIGGER_LEVEL)),
-              static_cast<DWORD>(ERROR_SUCCESS));
-    EXPECT_EQ(apply(next, reg(b, key(4), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                              SOCK_NOTIFY_TRIGGER_LEVEL)),
-              static_cast<DWORD>(ERROR_SUCCESS));
+    EXPECT_EQ(enable_in(next, a, 3), static_cast<DWORD>(ERROR_SUCCESS));
+    EXPECT_EQ(enable_in(next, b, 4), static_cast<DWORD>(ERROR_SUCCESS));
     ASSERT_EQ(send_bytes(b, 1), 1);
     Got g = dequeue(next, Via::Gqcs, kLongWait);
     ASSERT_TRUE(g.ok);
@@ -1306,9 +1196,7 @@ TEST(Ports, R3_9_SecondCloseFails) {
   ASSERT_NE(h, nullptr);
   EXPECT_TRUE(CloseHandle(h));
   for (int i = 0; i < 2; ++i) {
-    SetLastError(0);
-    EXPECT_FALSE(CloseHandle(h));
-    EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_HANDLE));
+    EXPECT_FAILS_WITH(ERROR_INVALID_HANDLE, CloseHandle(h));
   }
 }
 
@@ -1323,9 +1211,7 @@ TEST(Ports, R3_9_CloseReleasesThePortsDescriptors) {
     HANDLE h = new_port();
     ASSERT_NE(h, nullptr);
     ASSERT_TRUE(post(h, 0, 0));
-    ASSERT_EQ(apply(h, reg(a, key(1), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                           SOCK_NOTIFY_TRIGGER_LEVEL)),
-              static_cast<DWORD>(ERROR_SUCCESS));
+    ASSERT_EQ(enable_in(h, a, 1), static_cast<DWORD>(ERROR_SUCCESS));
     ASSERT_TRUE(CloseHandle(h));
   }
   EXPECT_EQ(open_fds().size(), before + 2) << "closed ports left descriptors open";

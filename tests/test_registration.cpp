@@ -7,10 +7,8 @@
 #include <sys/stat.h>
 
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,9 +18,7 @@
 namespace {
 
 using namespace psntest;
-
-constexpr UINT32 kWaitMs = 2000;  // waiting for something that should come
-constexpr UINT32 kQuietMs = 60;   // asserting that nothing comes
+using namespace psntest::regnames;
 
 constexpr uintptr_t kKey1 = 0x1111;
 constexpr uintptr_t kKey2 = 0x2222;
@@ -30,72 +26,18 @@ constexpr uintptr_t kKeyA = 0xAAA1;  // bystanders and posted packets
 constexpr uintptr_t kKeyB = 0xBBB1;
 constexpr uintptr_t kKeyBad = 0xBAD1;  // carried by entries that must fail
 
-constexpr UINT16 kNoEvents = SOCK_NOTIFY_REGISTER_EVENT_NONE;
-constexpr UINT16 kIn = SOCK_NOTIFY_REGISTER_EVENT_IN;
-constexpr UINT16 kOut = SOCK_NOTIFY_REGISTER_EVENT_OUT;
-constexpr UINT16 kHup = SOCK_NOTIFY_REGISTER_EVENT_HANGUP;
-constexpr UINT8 kOpNone = SOCK_NOTIFY_OP_NONE;
-constexpr UINT8 kEnable = SOCK_NOTIFY_OP_ENABLE;
-constexpr UINT8 kDisable = SOCK_NOTIFY_OP_DISABLE;
-constexpr UINT8 kRemove = SOCK_NOTIFY_OP_REMOVE;
-constexpr UINT8 kOneshot = SOCK_NOTIFY_TRIGGER_ONESHOT;
-constexpr UINT8 kPersistent = SOCK_NOTIFY_TRIGGER_PERSISTENT;
-constexpr UINT8 kLevel = SOCK_NOTIFY_TRIGGER_LEVEL;
-constexpr UINT8 kEdge = SOCK_NOTIFY_TRIGGER_EDGE;
-
 constexpr DWORD evIn = SOCK_NOTIFY_EVENT_IN;
 constexpr DWORD evOut = SOCK_NOTIFY_EVENT_OUT;
 constexpr DWORD evHup = SOCK_NOTIFY_EVENT_HANGUP;
 constexpr DWORD evErr = SOCK_NOTIFY_EVENT_ERR;
 constexpr DWORD evRemove = SOCK_NOTIFY_EVENT_REMOVE;
 
-constexpr DWORD kSuccess = ERROR_SUCCESS;
-constexpr DWORD kTimeout = WAIT_TIMEOUT;
-constexpr DWORD kInval = WSAEINVAL;
-constexpr DWORD kNotFound = ERROR_NOT_FOUND;
-constexpr DWORD kNotSock = WSAENOTSOCK;
-
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-bool wait_for(int fd, short events, int ms = static_cast<int>(kWaitMs)) {
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, ms) == 1;
-}
-
-// Sends `n` bytes from `from` and waits until `to` can read.
-void arrive(int from, int to, size_t n = 1) {
-  EXPECT_EQ(send_bytes(from, n), static_cast<ssize_t>(n));
-  EXPECT_TRUE(wait_for(to, POLLIN));
-}
-
 // Fills fd's send path until it stays unwritable for a moment (TCP may free space late).
 void fill_until_blocked(int fd) {
-  for (int i = 0; i < 100; ++i) {
-    fill(fd);
-    if (!wait_for(fd, POLLOUT, 50)) return;
-  }
-  ADD_FAILURE() << "could not fill the send path";
-}
-
-std::string describe(const OVERLAPPED_ENTRY& e) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "{key=%#zx mask=%#x ov=%p}",
-                static_cast<size_t>(e.lpCompletionKey), e.dwNumberOfBytesTransferred,
-                static_cast<void*>(e.lpOverlapped));
-  return buf;
-}
-
-// Takes one packet, waiting up to `ms`; nullopt on time-out.
-std::optional<OVERLAPPED_ENTRY> next(HANDLE port, UINT32 ms = kWaitMs) {
-  OVERLAPPED_ENTRY e{};
-  UINT32 got = 0;
-  DWORD rc = ProcessSocketNotifications(port, 0, nullptr, ms, 1, &e, &got);
-  if (rc == kTimeout) return std::nullopt;
-  EXPECT_EQ(rc, kSuccess);
-  EXPECT_EQ(got, 1u);
-  if (rc != kSuccess || got != 1) return std::nullopt;
-  return e;
+  if (!fill_until_unwritable(fd, 100, 50)) ADD_FAILURE() << "could not fill the send path";
 }
 
 // Takes every packet that comes within `ms` (at most 16), in order.
@@ -107,33 +49,6 @@ std::vector<OVERLAPPED_ENTRY> take_all(HANDLE port, UINT32 ms = kQuietMs) {
     out.push_back(*e);
   }
   return out;
-}
-
-testing::AssertionResult quiet(HANDLE port, UINT32 ms = kQuietMs) {
-  if (auto e = next(port, ms)) return testing::AssertionFailure() << "unexpected " << describe(*e);
-  return testing::AssertionSuccess();
-}
-
-// A socket notification: the registration's key, no OVERLAPPED, Internal 0, exactly `mask`.
-testing::AssertionResult is_note(const std::optional<OVERLAPPED_ENTRY>& e, uintptr_t key,
-                                 DWORD mask) {
-  if (!e) return testing::AssertionFailure() << "no packet came";
-  if (e->lpCompletionKey != key || e->dwNumberOfBytesTransferred != mask ||
-      e->lpOverlapped != nullptr || e->Internal != 0)
-    return testing::AssertionFailure() << "got " << describe(*e) << ", expected key " << key
-                                       << " mask " << mask;
-  return testing::AssertionSuccess();
-}
-
-// As is_note, but the mask need only contain `bits`.
-testing::AssertionResult has_note(const std::optional<OVERLAPPED_ENTRY>& e, uintptr_t key,
-                                  DWORD bits) {
-  if (!e) return testing::AssertionFailure() << "no packet came";
-  if (e->lpCompletionKey != key || (e->dwNumberOfBytesTransferred & bits) != bits ||
-      e->lpOverlapped != nullptr)
-    return testing::AssertionFailure() << "got " << describe(*e) << ", expected key " << key
-                                       << " with bits " << bits;
-  return testing::AssertionSuccess();
 }
 
 // Waits for at most one late packet (a level notification queued before a DISABLE, drain or
@@ -148,46 +63,30 @@ void settle(HANDLE port, uintptr_t key) {
 DWORD enable(HANDLE port, int s, uintptr_t k, UINT16 filter, UINT8 trig) {
   return apply(port, reg(s, key(k), filter, kEnable, trig));
 }
-DWORD disable(HANDLE port, int s) { return apply(port, reg(s, nullptr, 0, kDisable, 0)); }
 DWORD remove(HANDLE port, int s) { return apply(port, reg(s, nullptr, 0, kRemove, 0)); }
+
+// Takes what is queued in one call (room for 8 entries): it must be exactly one packet, stored
+// in *only.
+void take_only_packet(HANDLE port, OVERLAPPED_ENTRY* only) {
+  OVERLAPPED_ENTRY e[8]{};
+  UINT32 got = 0;
+  ASSERT_EQ(ProcessSocketNotifications(port, 0, nullptr, kWaitMs, 8, e, &got), kSuccess);
+  ASSERT_EQ(got, 1u) << "second packet: " << describe(e[1]);
+  *only = e[0];
+}
 
 // Applies a batch without waiting; the call itself must succeed (R5.1).
 void apply_batch(HANDLE port, std::vector<SOCK_NOTIFY_REGISTRATION>& batch) {
-  ASSERT_EQ(ProcessSocketNotifications(port, static_cast<UINT32>(batch.size()), batch.data(), 0, 0,
-                                       nullptr, nullptr),
-            kSuccess);
+  ASSERT_EQ(apply_all(port, batch), kSuccess);
 }
 
-// A connected TCP pair whose .first is the first descriptor opened (see Kind).
-std::pair<Fd, Fd> tcp_pair_first() {
-  Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  check(c >= 0, "socket");
-  sockaddr_in a{};
-  Fd l = tcp_listener(&a);
-  check(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0, "connect");
-  Fd s(::accept4(l, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-  check(s >= 0, "accept");
-  set_nonblocking(c);
-  int one = 1;
-  ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return {std::move(c), std::move(s)};
-}
-
-// A kind of socket pair. `make` opens .first before any other descriptor, so right after a
-// close it takes the number just freed (R5.11, R5.12).
-struct Kind {
-  const char* name;
-  std::pair<Fd, Fd> (*make)();
-  bool stream;
-};
-void PrintTo(const Kind& k, std::ostream* os) { *os << k.name; }
-
-const Kind kKinds[] = {
-    {"tcp", tcp_pair_first, true}, {"udp", udp_pair, false}, {"unix", unix_pair, true}};
+// The kinds of socket pair, each made with .first opened before any other descriptor, so right
+// after a close it takes the number just freed (R5.11, R5.12): hence tcp_pair_client_first.
+const SocketKind kKinds[] = {
+    {"tcp", tcp_pair_client_first, true}, {"udp", udp_pair, false}, {"unix", unix_pair, true}};
 
 // A port and a connected pair; s() is the socket registered, peer() the other end.
-class RegistrationBySocket : public testing::TestWithParam<Kind> {
+class RegistrationBySocket : public testing::TestWithParam<SocketKind> {
  protected:
   Port port;
   std::pair<Fd, Fd> pair = GetParam().make();
@@ -196,19 +95,43 @@ class RegistrationBySocket : public testing::TestWithParam<Kind> {
   int peer() const { return pair.second; }
   bool stream() const { return GetParam().stream; }
   void arrive_at_s(size_t n = 1) { arrive(peer(), s(), n); }
-  // A new pair made right after s() was closed; skips the test unless it took s()'s number.
+  // Closes s() with a plain close() (R5.12); returns the number it had.
+  int close_s() {
+    const int n = s();
+    pair.first.reset();
+    return n;
+  }
+  // A new pair made right after s() was closed; its .first is closed (-1) unless it took
+  // number n (see SKIP_UNLESS_REUSED).
   std::pair<Fd, Fd> reuse_number(int n) {
     std::pair<Fd, Fd> fresh = GetParam().make();
     if (fresh.first.get() != n) fresh.first.reset();
     return fresh;
+  }
+  // Drains peer() until s() (kKey1, OUT filtered, its send path full) notifies OUT: 100 tries
+  // at most, 20 ms each. `none_came` is the failure message.
+  void expect_out_once_peer_drains(const char* none_came) {
+    bool notified = false;
+    for (int i = 0; i < 100 && !notified; ++i) {
+      drain(peer());
+      if (auto e = next(port, 20)) {
+        EXPECT_TRUE(is_note(e, kKey1, evOut));
+        notified = true;
+      }
+    }
+    EXPECT_TRUE(notified) << none_came;
   }
 };
 
 #define SKIP_UNLESS_STREAM(why) \
   if (!stream()) GTEST_SKIP() << why
 
+// Skips the test unless `fresh`, made by reuse_number(n), took descriptor number n.
+#define SKIP_UNLESS_REUSED(fresh, n) \
+  if ((fresh).first.get() < 0) GTEST_SKIP() << "descriptor number " << (n) << " was not reused"
+
 INSTANTIATE_TEST_SUITE_P(Sockets, RegistrationBySocket, testing::ValuesIn(kKinds),
-                         [](const testing::TestParamInfo<Kind>& i) {
+                         [](const testing::TestParamInfo<SocketKind>& i) {
                            return std::string(i.param.name);
                          });
 
@@ -671,21 +594,17 @@ TEST_P(RegistrationBySocket, R5_5_ReregisterBeforeRemovePacketIsTaken) {
 TEST_P(RegistrationBySocket, R5_6_SeveralConditionsOnePacket) {
   arrive_at_s();
   ASSERT_EQ(enable(port, s(), kKey1, kIn | kOut, kLevel), kSuccess);
-  OVERLAPPED_ENTRY e[8]{};
-  UINT32 got = 0;
-  ASSERT_EQ(ProcessSocketNotifications(port, 0, nullptr, kWaitMs, 8, e, &got), kSuccess);
-  ASSERT_EQ(got, 1u) << "second packet: " << describe(e[1]);
-  EXPECT_TRUE(is_note(e[0], kKey1, evIn | evOut));
+  OVERLAPPED_ENTRY e{};
+  ASSERT_NO_FATAL_FAILURE(take_only_packet(port, &e));
+  EXPECT_TRUE(is_note(e, kKey1, evIn | evOut));
 }
 
 TEST_P(RegistrationBySocket, R5_6_SeveralArrivalsOnePacket) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn, kEdge), kSuccess);
   for (int i = 0; i < 3; ++i) arrive_at_s();
-  OVERLAPPED_ENTRY e[8]{};
-  UINT32 got = 0;
-  ASSERT_EQ(ProcessSocketNotifications(port, 0, nullptr, kWaitMs, 8, e, &got), kSuccess);
-  ASSERT_EQ(got, 1u) << "second packet: " << describe(e[1]);
-  EXPECT_TRUE(is_note(e[0], kKey1, evIn));
+  OVERLAPPED_ENTRY e{};
+  ASSERT_NO_FATAL_FAILURE(take_only_packet(port, &e));
+  EXPECT_TRUE(is_note(e, kKey1, evIn));
   EXPECT_TRUE(quiet(port));
 }
 
@@ -695,11 +614,9 @@ TEST_P(RegistrationBySocket, R5_6_LaterEventMergesIntoQueuedPacket) {
   arrive_at_s();
   ASSERT_EQ(::shutdown(peer(), SHUT_WR), 0);
   ASSERT_TRUE(wait_for(s(), POLLRDHUP));
-  OVERLAPPED_ENTRY e[8]{};
-  UINT32 got = 0;
-  ASSERT_EQ(ProcessSocketNotifications(port, 0, nullptr, kWaitMs, 8, e, &got), kSuccess);
-  ASSERT_EQ(got, 1u) << "second packet: " << describe(e[1]);
-  EXPECT_TRUE(is_note(e[0], kKey1, evIn | evHup));
+  OVERLAPPED_ENTRY e{};
+  ASSERT_NO_FATAL_FAILURE(take_only_packet(port, &e));
+  EXPECT_TRUE(is_note(e, kKey1, evIn | evHup));
   EXPECT_TRUE(quiet(port));
 }
 
@@ -766,15 +683,7 @@ TEST_P(RegistrationBySocket, R5_7_LevelOutFollowsTheSendPath) {
   fill_until_blocked(s());
   settle(port, kKey1);
   EXPECT_TRUE(quiet(port)) << "not writable, so no OUT";
-  bool notified = false;
-  for (int i = 0; i < 100 && !notified; ++i) {
-    drain(peer());
-    if (auto e = next(port, 20)) {
-      EXPECT_TRUE(is_note(e, kKey1, evOut));
-      notified = true;
-    }
-  }
-  EXPECT_TRUE(notified) << "no OUT after the peer drained";
+  expect_out_once_peer_drains("no OUT after the peer drained");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -812,15 +721,7 @@ TEST_P(RegistrationBySocket, R5_8_EdgeOutAfterSendPathFreed) {
   EXPECT_TRUE(quiet(port));
   fill_until_blocked(s());
   settle(port, kKey1);
-  bool notified = false;
-  for (int i = 0; i < 100 && !notified; ++i) {
-    drain(peer());
-    if (auto e = next(port, 20)) {
-      EXPECT_TRUE(is_note(e, kKey1, evOut));
-      notified = true;
-    }
-  }
-  EXPECT_TRUE(notified) << "no OUT edge after the peer drained";
+  expect_out_once_peer_drains("no OUT edge after the peer drained");
 }
 
 TEST_P(RegistrationBySocket, R5_8_ConditionHeldAtEnableNotifiesAtMostOnce) {
@@ -1028,7 +929,7 @@ TEST_P(RegistrationBySocket, R5_11_ReusedNumberStartsUnregistered) {
   const int n = pair.first.release();
   ASSERT_EQ(closesocket(n), 0);
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   EXPECT_EQ(disable(port, n), kNotFound);
   EXPECT_EQ(remove(port, n), kNotFound);
   arrive(fresh.second, fresh.first);
@@ -1044,7 +945,7 @@ TEST_P(RegistrationBySocket, R5_11_ReusedNumberGetsOnlyNewKeyAndSettings) {
   ASSERT_EQ(closesocket(n), 0);
   settle(port, kKey1);  // a packet queued for the old socket may still come
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   ASSERT_EQ(enable(port, n, kKey2, kIn, kLevel), kSuccess);
   arrive(fresh.second, fresh.first);
   EXPECT_TRUE(is_note(next(port), kKey2, evIn)) << "new key, filter IN only";
@@ -1057,8 +958,7 @@ TEST_P(RegistrationBySocket, R5_11_ReusedNumberGetsOnlyNewKeyAndSettings) {
 
 TEST_P(RegistrationBySocket, R5_12_ClosedNumberIsNotASocket) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn, kLevel), kSuccess);
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   EXPECT_EQ(disable(port, n), kNotSock);
   EXPECT_EQ(remove(port, n), kNotSock);
   EXPECT_EQ(enable(port, n, kKey2, kIn, kLevel), kNotSock);
@@ -1067,40 +967,36 @@ TEST_P(RegistrationBySocket, R5_12_ClosedNumberIsNotASocket) {
 
 TEST_P(RegistrationBySocket, R5_12_ReusedNumberWithoutRegistrationGetsNothing) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn, kLevel), kSuccess);
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   arrive(fresh.second, fresh.first);
   EXPECT_TRUE(quiet(port)) << "the old key must not reach the new socket";
 }
 
 TEST_P(RegistrationBySocket, R5_12_ReusedNumberDisableIsNotFound) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn, kLevel), kSuccess);
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   EXPECT_EQ(disable(port, n), kNotFound);
   EXPECT_TRUE(quiet(port));
 }
 
 TEST_P(RegistrationBySocket, R5_12_ReusedNumberRemoveIsNotFoundAndQueuesNothing) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn, kLevel), kSuccess);
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   EXPECT_EQ(remove(port, n), kNotFound);
   EXPECT_TRUE(quiet(port)) << "a REMOVE packet here would carry the old key";
 }
 
 TEST_P(RegistrationBySocket, R5_12_ReusedNumberGetsOnlyNewKey) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn | kOut, kLevel | kOneshot), kSuccess);
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   ASSERT_EQ(enable(port, n, kKey2, kIn, kLevel), kSuccess);
   arrive(fresh.second, fresh.first);
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(is_note(next(port), kKey2, evIn)) << "take " << i;
@@ -1109,10 +1005,9 @@ TEST_P(RegistrationBySocket, R5_12_ReusedNumberGetsOnlyNewKey) {
 TEST_P(RegistrationBySocket, R5_12_ReusedNumberMayRegisterOnAnotherPort) {
   Port other;
   ASSERT_EQ(enable(port, s(), kKey1, kIn, kLevel), kSuccess);
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   ASSERT_EQ(enable(other, n, kKey2, kIn, kLevel | kOneshot), kSuccess);
   arrive(fresh.second, fresh.first);
   EXPECT_TRUE(is_note(next(other), kKey2, evIn));
@@ -1123,10 +1018,9 @@ TEST_P(RegistrationBySocket, R5_12_ReusedNumberMayRegisterOnAnotherPort) {
 TEST_P(RegistrationBySocket, R5_12_PortCloseAfterPlainCloseIsClean) {
   ASSERT_EQ(enable(port, s(), kKey1, kIn | kOut, kLevel), kSuccess);
   arrive_at_s();
-  const int n = s();
-  pair.first.reset();
+  const int n = close_s();
   auto fresh = reuse_number(n);
-  if (fresh.first.get() < 0) GTEST_SKIP() << "descriptor number " << n << " was not reused";
+  SKIP_UNLESS_REUSED(fresh, n);
   EXPECT_TRUE(CloseHandle(port.release()));  // drops the stale registration
   Port again;
   EXPECT_EQ(enable(again, n, kKey2, kIn, kLevel | kOneshot), kSuccess);

@@ -104,22 +104,6 @@ std::string fmt(const char* f, unsigned long long a = 0, unsigned long long b = 
 // A deadline for a whole test: a broken library fails the test after this.
 Clock::time_point deadline_in(std::chrono::seconds s) { return Clock::now() + s; }
 
-// Waits until cond() holds or the deadline passes.
-template <class F>
-bool wait_until(F cond, Clock::time_point deadline) {
-  while (!cond()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-void atomic_max(std::atomic<std::uint64_t>& a, std::uint64_t v) {
-  std::uint64_t cur = a.load();
-  while (v > cur && !a.compare_exchange_weak(cur, v)) {
-  }
-}
-
 void atomic_min(std::atomic<std::uint64_t>& a, std::uint64_t v) {
   std::uint64_t cur = a.load();
   while (v < cur && !a.compare_exchange_weak(cur, v)) {
@@ -132,20 +116,7 @@ void spin_for(std::chrono::microseconds d) {
   }
 }
 
-// How many descriptors this process may still open, minus a margin.
-int fd_budget() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1000;
-  int open = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') ++open;
-    ::closedir(d);
-  }
-  const rlim_t lim = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
-  return static_cast<int>(std::min<rlim_t>(lim, 1u << 20)) - open - 64;
-}
-
+// Entries in /proc/self/fd (the directory's own descriptor among them).
 int open_fd_count() {
   int n = 0;
   if (DIR* d = ::opendir("/proc/self/fd")) {
@@ -156,58 +127,71 @@ int open_fd_count() {
   return n;
 }
 
-// One dequeue through any of the three dequeuing functions.
-struct Deq {
-  DWORD err;  // ERROR_SUCCESS, WAIT_TIMEOUT, ERROR_ABANDONED_WAIT_0, ...
-  UINT32 n;   // entries filled
-};
-
-Deq dequeue_via(HANDLE port, int via, OVERLAPPED_ENTRY* out, ULONG cap, DWORD ms) {
-  switch (via % 3) {
-    case 0: {
-      DWORD bytes = 0;
-      ULONG_PTR key = 0;
-      LPOVERLAPPED ov = nullptr;
-      if (!GetQueuedCompletionStatus(port, &bytes, &key, &ov, ms)) return {GetLastError(), 0};
-      out[0].lpCompletionKey = key;
-      out[0].lpOverlapped = ov;
-      out[0].Internal = 0;
-      out[0].dwNumberOfBytesTransferred = bytes;
-      return {ERROR_SUCCESS, 1};
-    }
-    case 1: {
-      ULONG n = 0;
-      if (!GetQueuedCompletionStatusEx(port, out, cap, &n, ms, FALSE)) return {GetLastError(), n};
-      return {ERROR_SUCCESS, n};
-    }
-    default: {
-      UINT32 n = 0;
-      DWORD rc = ProcessSocketNotifications(port, 0, nullptr, ms, cap, out, &n);
-      return {rc, n};
-    }
-  }
-}
-
-const char* via_name(int via) {
-  switch (via % 3) {
-    case 0:
-      return "GetQueuedCompletionStatus";
-    case 1:
-      return "GetQueuedCompletionStatusEx";
-    default:
-      return "ProcessSocketNotifications";
-  }
-}
-
-// Applies a batch of registrations without dequeuing; returns the call's result.
-DWORD apply_all(HANDLE port, std::vector<SOCK_NOTIFY_REGISTRATION>& regs) {
-  if (regs.empty()) return ERROR_SUCCESS;
-  return ProcessSocketNotifications(port, static_cast<UINT32>(regs.size()), regs.data(), 0, 0,
-                                    nullptr, nullptr);
+// How many descriptors this process may still open, minus a margin.
+int fd_budget() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1000;
+  const int open = open_fd_count();
+  const rlim_t lim = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
+  return static_cast<int>(std::min<rlim_t>(lim, 1u << 20)) - open - 64;
 }
 
 constexpr UINT8 kLevelOneshot = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_ONESHOT;
 constexpr UINT8 kLevelPersistent = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT;
+
+// Fills client[i] and server[i] (sized already) with connected pairs, alternately TCP and Unix
+// stream: TCP at the even indexes when `tcp_at_even`, else at the odd ones.
+void connect_mixed(std::vector<Fd>& client, std::vector<Fd>& server, bool tcp_at_even) {
+  for (std::size_t i = 0; i < server.size(); ++i) {
+    auto p = (i % 2 == 0) == tcp_at_even ? tcp_pair() : unix_pair();
+    client[i] = std::move(p.first);
+    server[i] = std::move(p.second);
+  }
+}
+
+// ENABLEs IN on every socket of `server` in one call, server[i] with key first_key + i; the
+// call and every entry must succeed.
+void enable_all(HANDLE port, const std::vector<Fd>& server, uintptr_t first_key, UINT8 trig) {
+  std::vector<SOCK_NOTIFY_REGISTRATION> regs;
+  for (std::size_t i = 0; i < server.size(); ++i)
+    regs.push_back(reg(server[i], key(first_key + i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                       SOCK_NOTIFY_OP_ENABLE, trig));
+  ASSERT_EQ(apply_all(port, regs), static_cast<DWORD>(ERROR_SUCCESS));
+  for (std::size_t i = 0; i < regs.size(); ++i)
+    ASSERT_EQ(regs[i].registrationResult, static_cast<DWORD>(ERROR_SUCCESS)) << "socket " << i;
+}
+
+// Whether k is the key of one of `pairs` sockets (socket i has key i + 1); if not, that goes
+// into `fail`.
+bool known_key(uintptr_t k, int pairs, Failures& fail) {
+  if (k >= 1 && k <= static_cast<uintptr_t>(pairs)) return true;
+  fail.add(fmt("unknown key %llu", k));
+  return false;
+}
+
+// Whether a worker thread's dequeue went wrong (anything but packets or a time-out); if so it
+// is recorded in `fail`.
+bool dequeue_failed(const Deq& d, Failures& fail) {
+  if (d.err == ERROR_SUCCESS || d.err == WAIT_TIMEOUT) return false;
+  fail.add(fmt("dequeue failed with %llu", d.err));
+  return true;
+}
+
+// A dequeue bracketed by two tickets from one counter shared by the threads: `before` taken
+// just before the call, `after` just after it returned (see remove_racing_delivery).
+struct Ticketed {
+  Deq d;
+  std::uint64_t before, after;
+};
+
+Ticketed dequeue_ticketed(std::atomic<std::uint64_t>& ticket, HANDLE port, Via via,
+                          OVERLAPPED_ENTRY* out, ULONG cap, DWORD ms) {
+  Ticketed t{};
+  t.before = ticket.fetch_add(1);
+  t.d = dequeue_via(port, via, out, cap, ms);
+  t.after = ticket.fetch_add(1);
+  return t;
+}
 
 // ---------------------------------------------------------------------------
 // R3.8 + R5.9 + R3.10: the Windows-recommended server loop. Several threads
@@ -222,6 +206,32 @@ inline char pattern(std::size_t i, std::size_t offset) {
   return static_cast<char>((offset * 7 + i * 13 + (offset >> 8)) & 0xFF);
 }
 
+// Sends the next `n` bytes of socket i's stream on fd (through `chunk`), from offset *written
+// on, which grows by what was sent. Returns what send() returned.
+ssize_t send_pattern(int fd, std::size_t i, std::size_t* written, std::size_t n, char* chunk) {
+  for (std::size_t b = 0; b < n; ++b) chunk[b] = pattern(i, *written + b);
+  const ssize_t r = ::send(fd, chunk, n, MSG_NOSIGNAL);
+  if (r > 0) *written += static_cast<std::size_t>(r);
+  return r;
+}
+
+// Reads up to `want` bytes of socket i's stream from fd into buf (retrying on EINTR), `offset`
+// bytes having been read before; the first byte that is not pattern()'s goes into `fail`.
+// Returns what recv() returned.
+ssize_t read_pattern(int fd, std::size_t i, std::size_t offset, char* buf, std::size_t want,
+                     Failures& fail) {
+  ssize_t r;
+  do r = ::recv(fd, buf, want, 0);
+  while (r < 0 && errno == EINTR);
+  for (ssize_t b = 0; b < r; ++b) {
+    if (buf[b] != pattern(i, offset + b)) {
+      fail.add(fmt("socket %llu: wrong byte at offset %llu", i, offset + b));
+      break;
+    }
+  }
+  return r;
+}
+
 TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
   constexpr int kThreads = 4;
   constexpr ULONG kBatch = 16;
@@ -232,11 +242,7 @@ TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
 
   // Half TCP, half Unix stream.
   std::vector<Fd> client(pairs), server(pairs);
-  for (int i = 0; i < pairs; ++i) {
-    auto p = (i % 2) ? unix_pair() : tcp_pair();
-    client[i] = std::move(p.first);
-    server[i] = std::move(p.second);
-  }
+  connect_mixed(client, server, /*tcp_at_even=*/true);
 
   Port port(kThreads);
   std::unique_ptr<std::atomic<bool>[]> armed(new std::atomic<bool>[pairs]);
@@ -246,15 +252,7 @@ TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
     armed[i] = true;
     in_use[i] = false;
   }
-  {
-    std::vector<SOCK_NOTIFY_REGISTRATION> regs;
-    for (int i = 0; i < pairs; ++i)
-      regs.push_back(reg(server[i], key(static_cast<uintptr_t>(i) + 1),
-                         SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE, kLevelOneshot));
-    ASSERT_EQ(apply_all(port, regs), static_cast<DWORD>(ERROR_SUCCESS));
-    for (int i = 0; i < pairs; ++i)
-      ASSERT_EQ(regs[i].registrationResult, static_cast<DWORD>(ERROR_SUCCESS)) << "socket " << i;
-  }
+  ASSERT_NO_FATAL_FAILURE(enable_all(port, server, 1, kLevelOneshot));
 
   Failures fail;
   std::atomic<std::uint64_t> total_read{0};
@@ -299,10 +297,7 @@ TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
         notifications += got;
         for (UINT32 e = 0; e < got; ++e) {
           const uintptr_t k = ents[e].lpCompletionKey;
-          if (k < 1 || k > static_cast<uintptr_t>(pairs)) {
-            fail.add(fmt("unknown key %llu", k));
-            continue;
-          }
+          if (!known_key(k, pairs, fail)) continue;
           const std::size_t i = k - 1;
           const UINT32 ev = SocketNotificationRetrieveEvents(&ents[e]);
           if (ev != SOCK_NOTIFY_EVENT_IN || ents[e].lpOverlapped != nullptr)
@@ -317,19 +312,11 @@ TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
           // Read a random amount: what is left behind must be notified
           // again as soon as the level-triggered one-shot is re-armed.
           const std::size_t want = 1 + rng() % buf.size();
-          ssize_t r;
-          do r = ::recv(server[i], buf.data(), want, 0);
-          while (r < 0 && errno == EINTR);
+          const ssize_t r = read_pattern(server[i], i, read_so_far[i], buf.data(), want, fail);
           if (r <= 0) {
             fail.add(fmt("socket %llu: notified IN but recv returned %llu (errno %llu)", i,
                          static_cast<unsigned long long>(r), static_cast<unsigned long long>(errno)));
           } else {
-            for (ssize_t b = 0; b < r; ++b) {
-              if (buf[b] != pattern(i, read_so_far[i] + b)) {
-                fail.add(fmt("socket %llu: wrong byte at offset %llu", i, read_so_far[i] + b));
-                break;
-              }
-            }
             read_so_far[i] += static_cast<std::size_t>(r);
             if (read_so_far[i] > bytes_per_socket)
               fail.add(fmt("socket %llu: read %llu bytes, more than written", i, read_so_far[i]));
@@ -358,11 +345,9 @@ TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
       for (int i : order) {
         std::size_t& w = written[i];
         if (w >= bytes_per_socket) continue;
-        std::size_t n = std::min(bytes_per_socket - w, 1 + rng() % chunk.size());
-        for (std::size_t b = 0; b < n; ++b) chunk[b] = pattern(i, w + b);
-        ssize_t r = ::send(client[i], chunk.data(), n, MSG_NOSIGNAL);
+        const std::size_t n = std::min(bytes_per_socket - w, 1 + rng() % chunk.size());
+        const ssize_t r = send_pattern(client[i], i, &w, n, chunk.data());
         if (r > 0) {
-          w += static_cast<std::size_t>(r);
           if (w == bytes_per_socket) --left;
         } else if (r < 0 && errno != EAGAIN && errno != EINTR) {
           fail.add(fmt("send failed, errno %llu", static_cast<unsigned long long>(errno)));
@@ -405,21 +390,9 @@ TEST(Stress, R4_5_RearmWithDataLeftIsSeenBySameZeroTimeoutCall) {
   const std::size_t bytes_per_socket = static_cast<std::size_t>(scaled(5000, 500));
   const std::uint64_t total = static_cast<std::uint64_t>(pairs) * bytes_per_socket;
   std::vector<Fd> client(pairs), server(pairs);
-  for (int i = 0; i < pairs; ++i) {
-    auto p = (i % 2) ? tcp_pair() : unix_pair();
-    client[i] = std::move(p.first);
-    server[i] = std::move(p.second);
-  }
+  connect_mixed(client, server, /*tcp_at_even=*/false);
   Port port(1);
-  {
-    std::vector<SOCK_NOTIFY_REGISTRATION> regs;
-    for (int i = 0; i < pairs; ++i)
-      regs.push_back(reg(server[i], key(static_cast<uintptr_t>(i) + 1),
-                         SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE, kLevelOneshot));
-    ASSERT_EQ(apply_all(port, regs), static_cast<DWORD>(ERROR_SUCCESS));
-    for (int i = 0; i < pairs; ++i)
-      ASSERT_EQ(regs[i].registrationResult, static_cast<DWORD>(ERROR_SUCCESS));
-  }
+  ASSERT_NO_FATAL_FAILURE(enable_all(port, server, 1, kLevelOneshot));
   Failures fail;
   std::atomic<bool> writer_done{false};
   const auto deadline = deadline_in(30s);
@@ -432,13 +405,8 @@ TEST(Stress, R4_5_RearmWithDataLeftIsSeenBySameZeroTimeoutCall) {
       const int i = static_cast<int>(rng() % pairs);
       std::size_t& w = written[i];
       if (w >= bytes_per_socket) continue;
-      std::size_t n = std::min(bytes_per_socket - w, 1 + rng() % chunk.size());
-      for (std::size_t b = 0; b < n; ++b) chunk[b] = pattern(i, w + b);
-      ssize_t r = ::send(client[i], chunk.data(), n, MSG_NOSIGNAL);
-      if (r > 0) {
-        w += static_cast<std::size_t>(r);
-        if (w == bytes_per_socket) --left;
-      }
+      const std::size_t n = std::min(bytes_per_socket - w, 1 + rng() % chunk.size());
+      if (send_pattern(client[i], i, &w, n, chunk.data()) > 0 && w == bytes_per_socket) --left;
       if (rng() % 16 == 0) std::this_thread::yield();
     }
     writer_done = true;
@@ -482,25 +450,15 @@ TEST(Stress, R4_5_RearmWithDataLeftIsSeenBySameZeroTimeoutCall) {
     }
     for (UINT32 e = 0; e < got; ++e) {
       const uintptr_t k = ents[e].lpCompletionKey;
-      if (k < 1 || k > static_cast<uintptr_t>(pairs)) {
-        fail.add(fmt("unknown key %llu", k));
-        continue;
-      }
+      if (!known_key(k, pairs, fail)) continue;
       const std::size_t i = k - 1;
       // Read a random amount, often leaving data behind.
       const std::size_t want = 1 + rng() % buf.size();
-      ssize_t r;
-      do r = ::recv(server[i], buf.data(), want, 0);
-      while (r < 0 && errno == EINTR);
+      const ssize_t r = read_pattern(server[i], i, got_bytes[i], buf.data(), want, fail);
       if (r <= 0) {
         fail.add(fmt("socket %llu: notified IN but recv returned %llu", i,
                      static_cast<unsigned long long>(r)));
       } else {
-        for (ssize_t b = 0; b < r; ++b)
-          if (buf[b] != pattern(i, got_bytes[i] + b)) {
-            fail.add(fmt("socket %llu: wrong byte at offset %llu", i, got_bytes[i] + b));
-            break;
-          }
         got_bytes[i] += static_cast<std::size_t>(r);
         read_total += static_cast<std::uint64_t>(r);
       }
@@ -565,13 +523,7 @@ void remove_racing_delivery(int handlers) {
     SCOPED_TRACE(testing::Message() << "round " << round);
     const std::size_t base = static_cast<std::size_t>(round) * n;
     // R5.5: after REMOVE, the socket can be registered again with any key.
-    std::vector<SOCK_NOTIFY_REGISTRATION> regs;
-    for (int i = 0; i < n; ++i)
-      regs.push_back(reg(server[i], key(base + i + 1), SOCK_NOTIFY_REGISTER_EVENT_IN,
-                         SOCK_NOTIFY_OP_ENABLE, kLevelPersistent));
-    ASSERT_EQ(apply_all(port, regs), static_cast<DWORD>(ERROR_SUCCESS));
-    for (int i = 0; i < n; ++i)
-      ASSERT_EQ(regs[i].registrationResult, static_cast<DWORD>(ERROR_SUCCESS)) << "socket " << i;
+    ASSERT_NO_FATAL_FAILURE(enable_all(port, server, base + 1, kLevelPersistent));
 
     std::atomic<int> removes_seen{0};
     std::atomic<bool> stop{false};
@@ -583,14 +535,10 @@ void remove_racing_delivery(int handlers) {
         OVERLAPPED_ENTRY ents[32];
         unsigned drain_tick = static_cast<unsigned>(h);
         while (!stop.load()) {
-          const std::uint64_t before = ticket.fetch_add(1);
-          Deq d = dequeue_via(port, h + round, ents, 32, 20);
-          const std::uint64_t after = ticket.fetch_add(1);
+          const auto [d, before, after] =
+              dequeue_ticketed(ticket, port, nth_via(h + round), ents, 32, 20);
           if (d.err == WAIT_TIMEOUT) continue;
-          if (d.err != ERROR_SUCCESS) {
-            fail.add(fmt("dequeue failed with %llu", d.err));
-            return;
-          }
+          if (dequeue_failed(d, fail)) return;
           for (UINT32 e = 0; e < d.n; ++e) {
             const uintptr_t kv = ents[e].lpCompletionKey;
             if (kv < base + 1 || kv > base + n) {
@@ -769,14 +717,9 @@ void close_racing_delivery(bool plain_close) {
     ts.emplace_back([&, h] {
       OVERLAPPED_ENTRY ents[16];
       while (!stop.load()) {
-        const std::uint64_t before = ticket.fetch_add(1);
-        Deq d = dequeue_via(port, h, ents, 16, 20);
-        const std::uint64_t after = ticket.fetch_add(1);
+        const auto [d, before, after] = dequeue_ticketed(ticket, port, nth_via(h), ents, 16, 20);
         if (d.err == WAIT_TIMEOUT) continue;
-        if (d.err != ERROR_SUCCESS) {
-          fail.add(fmt("dequeue failed with %llu", d.err));
-          return;
-        }
+        if (dequeue_failed(d, fail)) return;
         for (UINT32 e = 0; e < d.n; ++e) {
           const uintptr_t kv = ents[e].lpCompletionKey;
           const uintptr_t slot = (kv - 1) / kGenStride;
@@ -934,7 +877,7 @@ TEST(Stress, R3_9_CloseHandleRacingWaitsAndPostsEveryWaiterReturns) {
       ts.emplace_back([&, w] {
         OVERLAPPED_ENTRY ents[8];
         for (int via = w + round;; ++via) {
-          Deq d = dequeue_via(port, via, ents, 8, kWait);
+          Deq d = dequeue_via(port, nth_via(via), ents, 8, kWait);
           if (d.err == ERROR_SUCCESS) {
             if (d.n == 0) fail.add("a dequeue succeeded with no packet");
             for (UINT32 e = 0; e < d.n; ++e) {
@@ -959,7 +902,7 @@ TEST(Stress, R3_9_CloseHandleRacingWaitsAndPostsEveryWaiterReturns) {
           } else if (d.err == ERROR_INVALID_HANDLE) {
             ++invalid;
           } else {
-            fail.add(std::string(via_name(via)) + " returned " + std::to_string(d.err) +
+            fail.add(std::string(via_name(nth_via(via))) + " returned " + std::to_string(d.err) +
                      " on a port being closed");
           }
           return;
@@ -1078,12 +1021,9 @@ void posts_from_many_threads(int consumers) {
       int via = c;
       while (!stop.load() && Clock::now() < deadline) {
         const ULONG cap = 1 + static_cast<ULONG>(via % 64);
-        Deq d = dequeue_via(port, via++, ents, cap, 50);
+        Deq d = dequeue_via(port, nth_via(via++), ents, cap, 50);
         if (d.err == WAIT_TIMEOUT) continue;
-        if (d.err != ERROR_SUCCESS) {
-          fail.add(fmt("dequeue failed with %llu", d.err));
-          return;
-        }
+        if (dequeue_failed(d, fail)) return;
         for (UINT32 e = 0; e < d.n; ++e) {
           const OVERLAPPED_ENTRY& x = ents[e];
           const uintptr_t p = x.lpCompletionKey - 1;
@@ -1185,19 +1125,14 @@ TEST(Stress, R3_8_ConcurrencyLimitUnderLoadNeverExceeded) {
       ts.emplace_back([&, t] {
         OVERLAPPED_ENTRY ents[64];
         for (int via = t; !stop.load() && Clock::now() < deadline; ++via) {
-          Deq d = dequeue_via(port, via, ents, 64, 20);
+          Deq d = dequeue_via(port, nth_via(via), ents, 64, 20);
           if (d.err == WAIT_TIMEOUT) continue;
-          if (d.err != ERROR_SUCCESS) {
-            fail.add(fmt("dequeue failed with %llu", d.err));
-            return;
-          }
+          if (dequeue_failed(d, fail)) return;
           // Counted from just after the return to just before the next call:
           // never more than the library's own count.
           const int now = ++running;
           if (now > static_cast<int>(limit)) ++over;
-          int m = max_running.load();
-          while (now > m && !max_running.compare_exchange_weak(m, now)) {
-          }
+          atomic_max(max_running, now);
           long mine = 0;
           for (UINT32 e = 0; e < d.n; ++e) {
             const ULONG_PTR k = ents[e].lpCompletionKey;
@@ -1312,7 +1247,7 @@ TEST(Stress, R3_8_LifoReleaseOrderRepeated) {
       ts.emplace_back([&, i] {
         tids[i] = current_tid();
         OVERLAPPED_ENTRY e[2];
-        Deq d = dequeue_via(port, i + round, e, 2, 5000);
+        Deq d = dequeue_via(port, nth_via(i + round), e, 2, 5000);
         std::lock_guard lk(m);
         order.push_back(d.err == ERROR_SUCCESS && d.n == 1 ? i : -1 - static_cast<int>(d.err));
         cv.notify_all();
