@@ -545,6 +545,31 @@ std::optional<OVERLAPPED_ENTRY> enable_and_take(HANDLE port, SOCK_NOTIFY_REGISTR
   return e;
 }
 
+// Regression (found by the fuzzer): a kernel report psn ignores -- here a
+// level registration whose filter is NONE on an unconnected TCP socket, which
+// reports only unfiltered conditions -- must not crowd out the call's own
+// notification when the call asks for one packet with time-out 0.
+TEST(Process, R4_5_IgnoredReportDoesNotHideOwnNotification) {
+  Port port;
+  Fd fresh(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));  // EPOLLOUT|EPOLLHUP
+  Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));      // always writable
+  ASSERT_GE(fresh.get(), 0);
+  ASSERT_GE(udp.get(), 0);
+  const UINT8 trig = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT;
+  SOCK_NOTIFY_REGISTRATION r[2] = {
+      reg(fresh, key(1), SOCK_NOTIFY_REGISTER_EVENT_NONE, SOCK_NOTIFY_OP_ENABLE, trig),
+      reg(udp, key(2), SOCK_NOTIFY_REGISTER_EVENT_OUT, SOCK_NOTIFY_OP_ENABLE, trig)};
+  OVERLAPPED_ENTRY out[1]{};
+  UINT32 got = 0;
+  ASSERT_EQ(ProcessSocketNotifications(port, 2, r, 0, 1, out, &got),
+            static_cast<DWORD>(ERROR_SUCCESS));
+  EXPECT_EQ(r[0].registrationResult, static_cast<DWORD>(ERROR_SUCCESS));
+  EXPECT_EQ(r[1].registrationResult, static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(got, 1u);
+  EXPECT_EQ(out[0].lpCompletionKey, 2u);
+  EXPECT_EQ(out[0].dwNumberOfBytesTransferred, static_cast<DWORD>(SOCK_NOTIFY_EVENT_OUT));
+}
+
 TEST(Process, R4_5_LevelEnableWithDataQueuedIsTakenInSameCall) {
   for (const SocketKind& k : kSocketKinds) {
     SCOPED_TRACE(k.name);

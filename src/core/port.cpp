@@ -316,10 +316,13 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
     // registrations visible to it (R4.5).
     const std::size_t queued = queue_.size();
     if (queued < cap && (timeout_ms == 0 || (queued > 0 && !poller_active_))) {
+      // Ask for a full buffer, not just the shortfall: some reports may be
+      // for registrations that are disabled or only see unfiltered events,
+      // and must not crowd out the ones this call needs (R4.5). Extra
+      // packets stay queued for later calls.
       backends::event evs[128];
-      std::size_t want = cap - queued < 128 ? cap - queued : 128;
       lock.unlock();
-      int k = backend_->wait(std::span<backends::event>(evs, want), 0);
+      int k = backend_->wait(evs, 0);
       lock.lock();
       if (closed_) return ERROR_ABANDONED_WAIT_0;
       enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
