@@ -161,6 +161,7 @@ PSN_CXX_API std::error_code process(handle h, std::span<registration> changes,
                                     std::span<completion> out, std::uint32_t timeout_ms,
                                     std::size_t* received) noexcept;
 PSN_CXX_API std::error_code close_socket(native_socket s) noexcept;
+PSN_CXX_API backend backend_of(handle h) noexcept;
 
 constexpr std::uint32_t to_ms(std::chrono::milliseconds t) noexcept {
   if (t.count() <= 0) return 0;
@@ -208,6 +209,9 @@ class port {
   ~port() { close(); }
 
   explicit operator bool() const noexcept { return h_.load() != 0; }
+  // The backend this port runs on (never backend::automatic for an open port).
+  psn::backend backend() const noexcept { return detail::backend_of(h_.load()); }
+
   // The opaque handle value (the same value the C interface's HANDLE holds).
   detail::handle native_handle() const noexcept { return h_.load(); }
 

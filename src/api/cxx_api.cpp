@@ -110,6 +110,14 @@ std::error_code process(handle h, std::span<registration> changes, std::span<com
 
 std::error_code close_socket(native_socket s) noexcept { return make(core::close_socket(s)); }
 
+backend backend_of(handle h) noexcept {
+  switch (core::backend_of(h)) {
+    case psn::backends::kind::epoll: return backend::epoll;
+    case psn::backends::kind::io_uring: return backend::io_uring;
+    default: return backend::automatic;
+  }
+}
+
 void throw_error(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
 
 }  // namespace detail

@@ -14,6 +14,9 @@
 
 namespace psn::backends {
 
+// Which backend a port gets.
+enum class kind : std::uint8_t { automatic, epoll, io_uring };
+
 // What the kernel is asked to watch for one socket.
 struct interest {
   std::uint16_t filter = 0;  // SOCK_NOTIFY_REGISTER_EVENT_* bits
@@ -59,11 +62,8 @@ class backend {
   // Makes a concurrent or the next wait() return promptly.
   virtual void interrupt() noexcept = 0;
 
-  virtual const char* name() const noexcept = 0;
+  virtual enum kind kind() const noexcept = 0;
 };
-
-// Which backend a port gets.
-enum class kind : std::uint8_t { automatic, epoll, io_uring };
 
 // Creates a backend. Returns nullptr with *error set to an ERROR_* code:
 // ERROR_NOT_SUPPORTED for a backend (or a PSN_BACKEND value) this build or

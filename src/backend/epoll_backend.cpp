@@ -92,7 +92,7 @@ class epoll_backend final : public backend {
     while (r < 0 && errno == EINTR);
   }
 
-  const char* name() const noexcept override { return "epoll"; }
+  enum kind kind() const noexcept override { return backends::kind::epoll; }
 
  private:
   int epfd_;

@@ -92,6 +92,11 @@ std::uint32_t process(handle h, std::uint32_t reg_count, SOCK_NOTIFY_REGISTRATIO
   return p->dequeue(out, count, got, timeout_ms);  // R4.1: after the registrations
 }
 
+backends::kind backend_of(handle h) noexcept {
+  port_ref p(h);
+  return p ? p->backend_kind() : backends::kind::automatic;
+}
+
 std::uint32_t close_socket(int fd) noexcept {
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return WSAENOTSOCK;

@@ -21,5 +21,7 @@ std::uint32_t process(handle h, std::uint32_t reg_count, SOCK_NOTIFY_REGISTRATIO
                       std::uint32_t timeout_ms, std::uint32_t count, OVERLAPPED_ENTRY* out,
                       std::uint32_t* got) noexcept;
 std::uint32_t close_socket(int fd) noexcept;
+// The backend of an open port; backends::kind::automatic if h is not one.
+backends::kind backend_of(handle h) noexcept;
 
 }  // namespace psn::core

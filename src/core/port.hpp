@@ -47,7 +47,7 @@ class port {
 
   void set_handle(handle h) noexcept { self_ = h; }
   handle self() const noexcept { return self_; }
-  const char* backend_name() const noexcept { return backend_->name(); }
+  backends::kind backend_kind() const noexcept { return backend_->kind(); }
 
   // R3.4
   std::uint32_t post(std::uint32_t bytes, std::uintptr_t key, void* ov) noexcept;
