@@ -15,7 +15,10 @@ constexpr std::uintptr_t kTagMask = 0xF;
 }  // namespace
 
 handle_table& handle_table::instance() {
-  static handle_table* t = new handle_table();  // intentionally never destroyed
+  // Built in static storage, so first use cannot fail for want of memory,
+  // and never destroyed, so it outlives threads that exit late.
+  alignas(handle_table) static unsigned char storage[sizeof(handle_table)];
+  static handle_table* t = new (storage) handle_table();
   return *t;
 }
 
@@ -37,9 +40,10 @@ handle_table::handle handle_table::insert(port* p) noexcept {
   slot* s;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!free_.empty()) {
-      index = free_.front();
-      free_.pop_front();
+    if (free_head_) {
+      index = free_head_->index;
+      free_head_ = free_head_->next_free;
+      if (!free_head_) free_tail_ = nullptr;
     } else {
       if (next_ >= kChunks * kChunkSize) return 0;
       index = next_;
@@ -103,7 +107,6 @@ port* handle_table::close(handle h) noexcept {
 }
 
 void handle_table::free_slot(slot* s) noexcept {
-  const std::uint32_t index = s->index;
   port* p = s->object;
   s->object = nullptr;
   delete p;
@@ -111,11 +114,14 @@ void handle_table::free_slot(slot* s) noexcept {
   if ((gen & 0xFFFFFFFFu) == 0) gen = 1;
   s->state.store((gen << 32) | kClosed, std::memory_order_release);
   std::lock_guard<std::mutex> lock(mu_);
-  // Out of memory here would leak one slot index, never a port.
-  try {
-    free_.push_back(index);
-  } catch (...) {
+  // Oldest freed first: a value comes back as late as possible (R3.2).
+  s->next_free = nullptr;
+  if (free_tail_) {
+    free_tail_->next_free = s;
+  } else {
+    free_head_ = s;
   }
+  free_tail_ = s;
 }
 
 }  // namespace psn::core

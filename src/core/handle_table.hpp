@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 
 namespace psn::core {
@@ -50,6 +49,7 @@ class handle_table {
     std::atomic<std::uint64_t> state{std::uint64_t{1} << 31};
     port* object = nullptr;
     std::uint32_t index = 0;
+    slot* next_free = nullptr;  // free slots form a FIFO through this
   };
 
  private:
@@ -63,8 +63,9 @@ class handle_table {
   void free_slot(slot* s) noexcept;
 
   std::atomic<slot*> chunks_[kChunks] = {};
-  std::mutex mu_;  // guards free_ and next_, taken only on insert and final release
-  std::deque<std::uint32_t> free_;
+  std::mutex mu_;  // guards the free FIFO and next_; taken only on insert and final release
+  slot* free_head_ = nullptr;
+  slot* free_tail_ = nullptr;
   std::uint32_t next_ = 0;
 };
 

@@ -1,9 +1,13 @@
 #include "core/socket_owners.hpp"
 
+#include <new>
+
 namespace psn::core {
 
 socket_owners& socket_owners::instance() {
-  static socket_owners* t = new socket_owners();  // intentionally never destroyed
+  // Static storage (first use cannot run out of memory), never destroyed.
+  alignas(socket_owners) static unsigned char storage[sizeof(socket_owners)];
+  static socket_owners* t = new (storage) socket_owners();
   return *t;
 }
 
