@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEBS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev \
         libevent-dev libev-dev libuv1-dev libboost-dev wrk redis-tools python3
 
-.PHONY: all deps build demo test test-asan test-tsan bench install clean format
+.PHONY: all deps build demo test test-asan test-tsan bench fuzz install clean format
 
 all: build
 
@@ -44,6 +44,17 @@ test-asan:
 test-tsan:
 	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DPSN_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_BUILD_BENCH=OFF"
 
+# Coverage-guided fuzzing of the C interface (clang, libFuzzer) for FUZZ_TIME seconds.
+FUZZ_TIME ?= 60
+FUZZ_DEBS := clang-14 libclang-rt-14-dev
+fuzz:
+	$(MAKE) deps DEBS="$(DEBS) $(FUZZ_DEBS)"
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_WERROR=ON \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DPSN_SANITIZE=address,undefined -DPSN_BUILD_FUZZER=ON -DPSN_FUZZ_SECONDS=$(FUZZ_TIME) \
+	  -DPSN_BUILD_BENCH=OFF -DPSN_BUILD_EXAMPLES=OFF
+	cmake --build build-fuzz --target fuzz
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
@@ -51,4 +62,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
