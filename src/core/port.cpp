@@ -210,6 +210,16 @@ void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept 
   }
 }
 
+// Collects what the kernel has ready now, without waiting. The lock is let
+// go during the system call.
+void port::look_locked(std::unique_lock<std::mutex>& lock) noexcept {
+  backends::event evs[128];
+  lock.unlock();
+  int k = backend_->wait(evs, 0);
+  lock.lock();
+  enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
+}
+
 // ---- waiters -----------------------------------------------------------------
 
 void port::signal_locked(waiter* w, wake_list& wl, waiter* self) noexcept {
@@ -263,12 +273,8 @@ std::uint32_t port::post(std::uint32_t bytes, std::uintptr_t key, void* ov) noex
     // R3.3: readiness that arrived before this post is queued before it.
     // Nobody is watching the kernel, so look now (sockets only: a port
     // used for posted packets alone never pays for this).
-    backends::event evs[128];
-    lock.unlock();
-    int k = backend_->wait(evs, 0);
-    lock.lock();
+    look_locked(lock);
     if (closed_) return ERROR_INVALID_HANDLE;
-    enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
   }
   user_packet* u = free_user_;
   if (u) {
@@ -320,12 +326,8 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       // for registrations that are disabled or only see unfiltered events,
       // and must not crowd out the ones this call needs (R4.5). Extra
       // packets stay queued for later calls.
-      backends::event evs[128];
-      lock.unlock();
-      int k = backend_->wait(evs, 0);
-      lock.lock();
+      look_locked(lock);
       if (closed_) return ERROR_ABANDONED_WAIT_0;
-      enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
     }
     // The lock was let go while looking: other threads may have taken the
     // last running slots meanwhile (R3.8).

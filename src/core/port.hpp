@@ -67,6 +67,7 @@ class port {
  private:
   std::uint32_t take_locked(OVERLAPPED_ENTRY* out, std::uint32_t cap) noexcept;
   void enqueue_events_locked(std::span<const backends::event> evs) noexcept;
+  void look_locked(std::unique_lock<std::mutex>& lock) noexcept;
   void dispatch_locked(wake_list& wl, waiter* self = nullptr) noexcept;
   void ensure_poller_locked(wake_list& wl) noexcept;
   void signal_locked(waiter* w, wake_list& wl, waiter* self = nullptr) noexcept;
