@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 DEBS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev \
-        libevent-dev libev-dev libuv1-dev libboost-dev wrk redis-tools python3
+        libevent-dev libev-dev libuv1-dev libboost-dev liburing-dev wrk redis-tools python3
 
 .PHONY: all deps build demo test test-asan test-tsan bench fuzz install clean format
 

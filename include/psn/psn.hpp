@@ -149,6 +149,17 @@ enum class backend : std::uint8_t {
   io_uring,
 };
 
+// What a port has done since it was created. kernel_entries counts the
+// system calls psn made for the port (epoll_ctl, epoll_wait, io_uring_enter,
+// wake-ups of a waiting kernel call, descriptor checks); futex waits and
+// wakes between threads are not counted.
+struct port_stats {
+  std::uint64_t packets_queued = 0;     // posted packets, notifications, REMOVE packets
+  std::uint64_t packets_delivered = 0;  // packets taken by dequeuing calls
+  std::uint64_t kernel_entries = 0;
+  std::uint64_t changes_applied = 0;    // registration changes sent to the kernel
+};
+
 // A wait that never times out.
 inline constexpr std::chrono::milliseconds infinite = std::chrono::milliseconds::max();
 
@@ -162,6 +173,7 @@ PSN_CXX_API std::error_code process(handle h, std::span<registration> changes,
                                     std::size_t* received) noexcept;
 PSN_CXX_API std::error_code close_socket(native_socket s) noexcept;
 PSN_CXX_API backend backend_of(handle h) noexcept;
+PSN_CXX_API port_stats stats(handle h) noexcept;
 
 constexpr std::uint32_t to_ms(std::chrono::milliseconds t) noexcept {
   if (t.count() <= 0) return 0;
@@ -211,6 +223,8 @@ class port {
   explicit operator bool() const noexcept { return h_.load() != 0; }
   // The backend this port runs on (never backend::automatic for an open port).
   psn::backend backend() const noexcept { return detail::backend_of(h_.load()); }
+  // Counters of what the port has done (all zero for a closed port).
+  port_stats stats() const noexcept { return detail::stats(h_.load()); }
 
   // The opaque handle value (the same value the C interface's HANDLE holds).
   detail::handle native_handle() const noexcept { return h_.load(); }

@@ -118,6 +118,18 @@ backend backend_of(handle h) noexcept {
   }
 }
 
+port_stats stats(handle h) noexcept {
+  core::port_counters c;
+  port_stats s;
+  if (core::stats(h, &c)) {
+    s.packets_queued = c.packets_queued;
+    s.packets_delivered = c.packets_delivered;
+    s.kernel_entries = c.kernel_entries;
+    s.changes_applied = c.changes_applied;
+  }
+  return s;
+}
+
 void throw_error(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
 
 }  // namespace detail

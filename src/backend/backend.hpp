@@ -3,11 +3,12 @@
 // The core speaks in psn event bits (IN, OUT, HANGUP, ERR) and opaque 64-bit
 // cookies; a backend turns changes into kernel registrations and kernel
 // readiness back into (cookie, events). A backend is used by one port. Its
-// apply() is called with the port's lock held; wait() is called without it,
-// by at most one thread at a time (the port's poller), and may run
-// concurrently with apply() and with interrupt().
+// apply() is called with the port's lock held; wait() and apply_and_wait()
+// are called without it, by at most one thread at a time (the port's
+// poller), and may run concurrently with apply() and with interrupt().
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -50,25 +51,50 @@ class backend {
  public:
   virtual ~backend() = default;
 
-  // Applies the changes in order, setting each one's result. A backend may
-  // defer submission of the changes to the next wait() as long as results
-  // are set before apply() returns.
+  // Applies the changes in order, setting each one's result.
   virtual void apply(std::span<change> changes) noexcept = 0;
 
   // Waits up to timeout_ms (-1: no limit) for readiness and fills `out`.
   // Returns the number of reports; 0 on time-out, interruption or EINTR.
   virtual int wait(std::span<event> out, int timeout_ms) noexcept = 0;
 
+  // Applies the changes in order, setting each one's result, then waits as
+  // wait() does (SPEC R7.2). A backend that fuses() does both in one kernel
+  // entry in the common case and returns early, with nothing waited for,
+  // when a change fails; the others simply apply, then wait.
+  virtual int apply_and_wait(std::span<change> changes, std::span<event> out,
+                             int timeout_ms) noexcept {
+    apply(changes);
+    return wait(out, timeout_ms);
+  }
+
+  // Whether apply_and_wait() saves kernel entries over apply() then wait().
+  virtual bool fuses() const noexcept { return false; }
+
   // Makes a concurrent or the next wait() return promptly.
   virtual void interrupt() noexcept = 0;
 
   virtual enum kind kind() const noexcept = 0;
+
+  // System calls made on this port's behalf (its share of the port's
+  // counters): every epoll_ctl, epoll_wait, io_uring_enter and interrupt.
+  std::uint64_t kernel_entries() const noexcept {
+    return entries_.load(std::memory_order_relaxed);
+  }
+  void count_entries(std::uint64_t n) noexcept {
+    entries_.fetch_add(n, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint64_t> entries_{0};
 };
 
-// Creates a backend. Returns nullptr with *error set to an ERROR_* code:
-// ERROR_NOT_SUPPORTED for a backend (or a PSN_BACKEND value) this build or
-// kernel cannot provide, ERROR_NOT_ENOUGH_MEMORY when the kernel refuses
-// resources (descriptors, memory).
+// Creates a backend. `automatic` means PSN_BACKEND, else io_uring where the
+// kernel allows it, else epoll (SPEC 1, R7.1). Returns nullptr with *error
+// set to an ERROR_* code: ERROR_NOT_SUPPORTED for a backend (or a
+// PSN_BACKEND value) this build or kernel cannot provide,
+// ERROR_NOT_ENOUGH_MEMORY when the kernel refuses resources (descriptors,
+// memory).
 std::unique_ptr<backend> create(kind k, std::uint32_t* error) noexcept;
 
 }  // namespace psn::backends

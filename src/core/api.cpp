@@ -84,12 +84,22 @@ std::uint32_t process(handle h, std::uint32_t reg_count, SOCK_NOTIFY_REGISTRATIO
   port_ref p(h);
   if (!p) return WSA_INVALID_HANDLE;
   if (got) *got = 0;
+  // A call that will wait may hand its re-arms to the kernel with its wait
+  // (R7.2); the address of this frame names the call to the port.
+  const void* token = count && timeout_ms != 0 ? static_cast<const void*>(&p) : nullptr;
   if (reg_count) {
-    std::uint32_t rc = p->apply(std::span<SOCK_NOTIFY_REGISTRATION>(regs, reg_count));
+    std::uint32_t rc = p->apply(std::span<SOCK_NOTIFY_REGISTRATION>(regs, reg_count), token);
     if (rc != ERROR_SUCCESS) return rc;
   }
   if (count == 0) return ERROR_SUCCESS;
-  return p->dequeue(out, count, got, timeout_ms);  // R4.1: after the registrations
+  return p->dequeue(out, count, got, timeout_ms, token);  // R4.1: after the registrations
+}
+
+bool stats(handle h, port_counters* out) noexcept {
+  port_ref p(h);
+  if (!p) return false;
+  *out = p->stats();
+  return true;
 }
 
 backends::kind backend_of(handle h) noexcept {

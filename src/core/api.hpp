@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "backend/backend.hpp"
+#include "core/counters.hpp"
 #include "psn/psn.h"
 
 namespace psn::core {
@@ -21,6 +22,8 @@ std::uint32_t process(handle h, std::uint32_t reg_count, SOCK_NOTIFY_REGISTRATIO
                       std::uint32_t timeout_ms, std::uint32_t count, OVERLAPPED_ENTRY* out,
                       std::uint32_t* got) noexcept;
 std::uint32_t close_socket(int fd) noexcept;
+// The counters of an open port; false if h is not one.
+bool stats(handle h, port_counters* out) noexcept;
 // The backend of an open port; backends::kind::automatic if h is not one.
 backends::kind backend_of(handle h) noexcept;
 

@@ -94,7 +94,7 @@ std::uint32_t map_errno(int e) noexcept {
 }
 
 // Is fd an open socket? Sets *ino to its identity.
-bool socket_identity(int fd, std::uint64_t* ino) noexcept {
+bool fstat_socket(int fd, std::uint64_t* ino) noexcept {
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
   *ino = static_cast<std::uint64_t>(st.st_ino);
@@ -179,6 +179,7 @@ std::uint32_t port::take_locked(OVERLAPPED_ENTRY* out, std::uint32_t cap) noexce
       r->st = registration::state::disabled;  // R5.9
     }
   }
+  packets_delivered_ += n;
   return n;
 }
 
@@ -195,7 +196,9 @@ void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept 
       // Only unfiltered conditions hold (say a hang-up on a registration
       // without HANGUP). A level watch would report them forever, so watch
       // edges instead until the next ENABLE.
-      if (!r->edge && !r->parked) {
+      // Not while a fused enter may still be applying changes, nor before a
+      // held-back re-arm of this registration: the next report parks it.
+      if (!r->edge && !r->parked && !inflight_ && !r->deferred) {
         r->parked = true;
         ctl_locked(backends::change::kind::modify, r);
       }
@@ -206,6 +209,7 @@ void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept 
     } else {
       r->pending = mask;
       queue_.push_back(r);
+      ++packets_queued_;
     }
   }
 }
@@ -213,6 +217,7 @@ void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept 
 // Collects what the kernel has ready now, without waiting. The lock is let
 // go during the system call.
 void port::look_locked(std::unique_lock<std::mutex>& lock) noexcept {
+  quiesce_locked(lock);
   backends::event evs[128];
   lock.unlock();
   int k = backend_->wait(evs, 0);
@@ -288,12 +293,13 @@ std::uint32_t port::post(std::uint32_t bytes, std::uintptr_t key, void* ov) noex
   u->key = key;
   u->overlapped = ov;
   queue_.push_back(u);
+  ++packets_queued_;
   dispatch_locked(wl);  // R3.4: wakes one waiter (the newest)
   return ERROR_SUCCESS;
 }
 
 std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint32_t* got,
-                            std::uint32_t timeout_ms) noexcept {
+                            std::uint32_t timeout_ms, const void* defer_token) noexcept {
   *got = 0;
   // R3.8: entering a dequeuing call ends the thread's running period.
   bool was_running_here = t_running_on.handle == self_;
@@ -311,6 +317,18 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   std::unique_lock<std::mutex> lock(mu_);
   if (was_running_here && running_ > 0) --running_;
   if (closed_) return ERROR_ABANDONED_WAIT_0;
+
+  // This call's held-back re-arms (R7.2) go to the kernel with its wait when
+  // it is about to be the poller with nobody else on the port; otherwise now,
+  // before anything is looked at (R4.1). Fusing with other threads around
+  // would make each of them wait for the fused enter to end (see inflight_).
+  const bool mine = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+  if (mine && !(timeout_ms != 0 && queue_.empty() && !poller_active_ && waiters_.empty() &&
+                running_ == 0)) {
+    quiesce_locked(lock);
+    flush_deferred_locked();
+    if (closed_) return ERROR_ABANDONED_WAIT_0;
+  }
 
   std::uint32_t n = 0;
   if (running_ < concurrency_) {
@@ -357,14 +375,27 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
     int ms = infinite ? -1 : remaining_ms(deadline);
     if (ms == 0) break;
     if (!poller_active_ && queue_.empty() && running_ < concurrency_) {
-      // Become the poller: wait in the kernel on behalf of every waiter.
+      // Become the poller: wait in the kernel on behalf of every waiter,
+      // applying this call's held-back re-arms in the same kernel entry.
+      const bool fused =
+          defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
       poller_active_ = true;
       w.in_kernel = true;
+      if (fused) {
+        inflight_ = true;
+        changes_applied_ += deferred_changes_.size();
+      }
       lock.unlock();
       wl.run();
       backends::event evs[256];
-      int k = backend_->wait(evs, ms);
+      int k = fused ? backend_->apply_and_wait(deferred_changes_, evs, ms)
+                    : backend_->wait(evs, ms);
       lock.lock();
+      if (fused) {
+        inflight_ = false;
+        inflight_done_.notify_all();
+        settle_deferred_locked();
+      }
       poller_active_ = false;
       interrupt_pending_ = false;
       w.in_kernel = false;
@@ -405,6 +436,8 @@ void port::close() noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
   closed_ = true;
+  // A fused enter under way settles its own re-arms when it returns.
+  if (!inflight_) forget_deferred_locked();
   // R3.9: every waiter returns at once.
   while (waiter* w = waiters_.back()) {
     waiters_.unlink(w);
@@ -443,6 +476,7 @@ registration* port::lookup_locked(int fd) const noexcept {
 
 void port::free_registration(registration* r) noexcept {
   r->st = registration::state::removed;
+  r->deferred = false;
   r->prev = nullptr;
   r->next = free_regs_;
   free_regs_ = r;
@@ -457,6 +491,7 @@ int port::ctl_locked(backends::change::kind what, registration* r) noexcept {
   c.interest.filter = r->filter;
   c.interest.edge = r->edge || r->parked;
   c.interest.oneshot = r->oneshot;
+  ++changes_applied_;
   backend_->apply(std::span<backends::change>(&c, 1));
   return c.result;
 }
@@ -482,13 +517,19 @@ void port::remove_locked(registration* r) noexcept {
   } else {
     r->pending = SOCK_NOTIFY_EVENT_REMOVE;
     queue_.push_back(r);
+    ++packets_queued_;
   }
 }
 
 void port::drop_socket(int fd, std::uint64_t ino) noexcept {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  quiesce_locked(lock);
   if (closed_) return;
   registration* r = lookup_locked(fd);
+  if (r && r->deferred) {
+    flush_deferred_locked();
+    r = lookup_locked(fd);
+  }
   if (!r || r->ino != ino) return;
   // Explicitly, in case another descriptor still refers to the socket.
   ctl_locked(backends::change::kind::del, r);
@@ -512,12 +553,17 @@ bool port::reserve_locked(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexce
     // Only an open descriptor can become a registration; checking this one
     // only when the table would have to grow keeps a bogus number from
     // making it huge.
-    if (static_cast<std::size_t>(r.socket) >= by_fd_.size() && ::fcntl(r.socket, F_GETFD) < 0)
+    if (static_cast<std::size_t>(r.socket) >= by_fd_.size() &&
+        (backend_->count_entries(1), ::fcntl(r.socket, F_GETFD) < 0))
       continue;
     ++new_regs;
     if (r.socket > max_fd) max_fd = r.socket;
   }
   try {
+    if (deferring_) {
+      deferred_.reserve(deferred_.size() + regs.size());
+      deferred_changes_.reserve(deferred_changes_.size() + regs.size());
+    }
     if (max_fd >= 0) {
       std::size_t need = static_cast<std::size_t>(max_fd) + 1;
       if (by_fd_.size() < need) by_fd_.resize(std::max(need, by_fd_.size() * 2), nullptr);
@@ -534,18 +580,33 @@ bool port::reserve_locked(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexce
   return true;
 }
 
-std::uint32_t port::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs) noexcept {
+std::uint32_t port::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs,
+                          const void* defer_token) noexcept {
   wake_list wl(backend_.get());
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  quiesce_locked(lock);
   if (closed_) return ERROR_INVALID_HANDLE;
-  if (!reserve_locked(regs)) return ERROR_NOT_ENOUGH_MEMORY;
+  // One call's re-arms at a time are held back; another's apply at once.
+  deferring_ = defer_token && backend_->fuses() &&
+               (deferred_.empty() || deferred_owner_ == defer_token);
+  if (!reserve_locked(regs)) {
+    deferring_ = false;
+    return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  if (deferring_) deferred_owner_ = defer_token;
   for (auto& r : regs) r.registrationResult = apply_one_locked(r);  // R4.1: in order
+  deferring_ = false;
   // A REMOVE queues a packet that a waiting thread may take at once.
   dispatch_locked(wl);
   return ERROR_SUCCESS;
 }
 
 // What DISABLE or REMOVE answers for a descriptor with no registration here.
+bool port::socket_identity(int fd, std::uint64_t* ino) noexcept {
+  backend_->count_entries(1);
+  return fstat_socket(fd, ino);
+}
+
 std::uint32_t port::not_registered_result(int fd) noexcept {
   std::uint64_t ino;
   return socket_identity(fd, &ino) ? ERROR_NOT_FOUND : WSAENOTSOCK;  // R5.4, R5.1
@@ -569,6 +630,10 @@ std::uint32_t port::apply_one_locked(SOCK_NOTIFY_REGISTRATION& e) noexcept {
     case SOCK_NOTIFY_OP_DISABLE:
     case SOCK_NOTIFY_OP_REMOVE: {
       registration* r = lookup_locked(fd);
+      if (r && r->deferred) {  // its held-back re-arm goes first
+        flush_deferred_locked();
+        r = lookup_locked(fd);
+      }
       if (!r) return not_registered_result(fd);
       const bool remove = e.operation == SOCK_NOTIFY_OP_REMOVE;
       int err = ctl_locked(remove ? backends::change::kind::del : backends::change::kind::disarm, r);
@@ -596,6 +661,10 @@ std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) 
   const std::uint16_t filter = e.eventFilter;
   const bool edge = e.triggerFlags & SOCK_NOTIFY_TRIGGER_EDGE;
   const bool oneshot = e.triggerFlags & SOCK_NOTIFY_TRIGGER_ONESHOT;
+  if (r && r->deferred) {  // the same socket twice in a batch: in order
+    flush_deferred_locked();
+    r = lookup_locked(fd);
+  }
   if (r) {
     // R5.3: re-enable in place; the key stays. The kernel tells us whether
     // the descriptor still names the socket we registered.
@@ -604,6 +673,21 @@ std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) 
     r->edge = edge;
     r->oneshot = oneshot;
     r->parked = false;
+    if (deferring_ && deferred_.size() < deferred_.capacity()) {
+      // R7.2: hold the re-arm back for the call's wait. Its result is
+      // success unless the kernel refuses it; settle_deferred_locked() then
+      // corrects the entry as the immediate path would have decided.
+      backends::change c;
+      c.what = backends::change::kind::modify;
+      c.fd = fd;
+      c.cookie = r->cookie();
+      c.interest = {filter, edge, oneshot};
+      deferred_changes_.push_back(c);  // within reserved capacity
+      deferred_.push_back({r, &e, saved.filter, saved.edge, saved.oneshot, saved.parked, saved.st});
+      r->deferred = true;
+      r->st = registration::state::enabled;
+      return ERROR_SUCCESS;
+    }
     int err = ctl_locked(backends::change::kind::modify, r);
     if (err == 0) {
       r->st = registration::state::enabled;
@@ -648,6 +732,78 @@ std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) 
   by_fd_[static_cast<std::size_t>(fd)] = r;
   ++watched_;
   return ERROR_SUCCESS;
+}
+
+// ---- held-back re-arms (R7.2) -------------------------------------------------
+
+// Waits until no fused enter is under way, interrupting it. Whoever touches
+// the epoll set directly calls this first: a change of a fused enter that
+// the kernel could not apply at once may still be queued in the kernel, and
+// a direct change overtaking it would leave the set out of step with us.
+void port::quiesce_locked(std::unique_lock<std::mutex>& lock) noexcept {
+  while (inflight_) {
+    if (!interrupt_pending_) {
+      interrupt_pending_ = true;
+      backend_->interrupt();
+    }
+    inflight_done_.wait(lock);
+  }
+}
+
+// Applies the held-back re-arms now, one system call each.
+void port::flush_deferred_locked() noexcept {
+  if (deferred_.empty()) return;
+  changes_applied_ += deferred_changes_.size();
+  backend_->apply(deferred_changes_);
+  settle_deferred_locked();
+}
+
+// The kernel has answered the held-back re-arms: those it refused are
+// decided as the immediate path decides them, and their entries corrected.
+void port::settle_deferred_locked() noexcept {
+  const bool was_deferring = deferring_;
+  deferring_ = false;  // corrections apply at once
+  for (std::size_t i = 0; i < deferred_.size(); ++i) {
+    deferred_rearm& d = deferred_[i];
+    registration* r = d.reg;
+    r->deferred = false;
+    const int err = deferred_changes_[i].result;
+    if (err == 0 || closed_) continue;
+    if (err == ENOENT || err == EBADF) {
+      // R5.12: the descriptor was closed with close() and may now be another
+      // socket, which this entry registers afresh with its own key.
+      drop_locked(r);
+      d.entry->registrationResult = enable_locked(*d.entry, nullptr);
+    } else {
+      r->filter = d.filter;
+      r->edge = d.edge;
+      r->oneshot = d.oneshot;
+      r->parked = d.parked;
+      r->st = d.st;
+      d.entry->registrationResult = map_errno(err);
+    }
+  }
+  deferred_.clear();
+  deferred_changes_.clear();
+  deferring_ = was_deferring;
+}
+
+// The port closed: held-back re-arms are dropped with their registrations.
+void port::forget_deferred_locked() noexcept {
+  for (deferred_rearm& d : deferred_) d.reg->deferred = false;
+  deferred_.clear();
+  deferred_changes_.clear();
+  deferred_owner_ = nullptr;
+}
+
+port_counters port::stats() noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  port_counters c;
+  c.packets_queued = packets_queued_;
+  c.packets_delivered = packets_delivered_;
+  c.kernel_entries = backend_->kernel_entries();
+  c.changes_applied = changes_applied_;
+  return c;
 }
 
 }  // namespace psn::core

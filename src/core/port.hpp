@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "core/counters.hpp"
 #include "core/intrusive_list.hpp"
 #include "core/packet.hpp"
 #include "core/registration.hpp"
@@ -53,9 +55,18 @@ class port {
   std::uint32_t post(std::uint32_t bytes, std::uintptr_t key, void* ov) noexcept;
   // R3.5, R3.6, R3.7, R3.8: takes 1..cap packets, waiting up to timeout_ms.
   std::uint32_t dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint32_t* got,
-                        std::uint32_t timeout_ms) noexcept;
+                        std::uint32_t timeout_ms) noexcept {
+    return dequeue(out, cap, got, timeout_ms, nullptr);
+  }
   // SPEC 5: applies a validated batch (R4.1, R4.3); sets every entry's result.
-  std::uint32_t apply(std::span<SOCK_NOTIFY_REGISTRATION> regs) noexcept;
+  // A call that will wait next passes a token naming itself: then, on a
+  // backend that fuses, re-arms of registered sockets may be held back and
+  // go to the kernel with that call's wait (R7.2). The call's dequeue, with
+  // the same token, settles them before it returns.
+  std::uint32_t apply(std::span<SOCK_NOTIFY_REGISTRATION> regs,
+                      const void* defer_token = nullptr) noexcept;
+  std::uint32_t dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint32_t* got,
+                        std::uint32_t timeout_ms, const void* defer_token) noexcept;
   // R3.9
   void close() noexcept;
   // R5.11: drops fd's registration (if it is this socket's) without a REMOVE packet.
@@ -63,6 +74,8 @@ class port {
 
   // The calling thread stops counting as running on this port (R3.8).
   void stop_running() noexcept;
+
+  port_counters stats() noexcept;
 
  private:
   std::uint32_t take_locked(OVERLAPPED_ENTRY* out, std::uint32_t cap) noexcept;
@@ -81,6 +94,12 @@ class port {
   void drop_locked(registration* rec) noexcept;
   void free_registration(registration* rec) noexcept;
   bool reserve_locked(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexcept;
+  bool socket_identity(int fd, std::uint64_t* ino) noexcept;
+  // Held-back re-arms (R7.2): see apply().
+  void quiesce_locked(std::unique_lock<std::mutex>& lock) noexcept;
+  void flush_deferred_locked() noexcept;
+  void settle_deferred_locked() noexcept;
+  void forget_deferred_locked() noexcept;
 
   std::mutex mu_;
   std::unique_ptr<backends::backend> backend_;
@@ -96,6 +115,29 @@ class port {
   std::vector<registration*> by_fd_;     // live registrations by descriptor
   std::size_t watched_ = 0;              // live registrations (entries of by_fd_)
   std::uint32_t next_seq_ = 1;
+
+  // Re-arms held back for one call's fused wait (R7.2). deferred_changes_[i]
+  // is what the kernel is asked; deferred_[i] what to undo or redo if it
+  // refuses. Both are reserved before a batch starts (R4.3).
+  struct deferred_rearm {
+    registration* reg;
+    SOCK_NOTIFY_REGISTRATION* entry;  // the call's entry, to correct its result
+    std::uint16_t filter;
+    bool edge, oneshot, parked;
+    registration::state st;
+  };
+  std::vector<backends::change> deferred_changes_;
+  std::vector<deferred_rearm> deferred_;
+  const void* deferred_owner_ = nullptr;
+  bool deferring_ = false;  // inside apply() for a call that may defer
+  // A poller's fused enter is under way: until it returns, its changes may
+  // not have reached the epoll set, so nobody else touches the set.
+  bool inflight_ = false;
+  std::condition_variable inflight_done_;
+
+  std::uint64_t packets_queued_ = 0;
+  std::uint64_t packets_delivered_ = 0;
+  std::uint64_t changes_applied_ = 0;
 
   // Recycled nodes: after warm-up, posting and registering allocate nothing.
   // Free nodes are chained through list_node::next.

@@ -23,6 +23,7 @@ struct registration : packet {
   bool edge = false;
   bool oneshot = false;
   bool parked = false;      // re-armed edge-triggered to stop a silent level report spinning
+  bool deferred = false;    // a re-arm waits to go to the kernel with its call's wait (R7.2)
   state st = state::enabled;
   std::uint32_t pending = 0;  // events of the queued packet
 

@@ -20,7 +20,8 @@ cc -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/consumer_pc" \
 echo "== pkg-config, static"
 cc -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/consumer_pc_static" \
   $(pkg-config --cflags psn) "$(pkg-config --variable=libdir psn)/libpsn.a" \
-  $(pkg-config --libs-only-other --static psn) -lstdc++ -pthread
+  $(pkg-config --libs-only-other --static psn) \
+  $(pkg-config --libs-only-l --static psn | sed 's/-lpsn\b//')
 "$work/consumer_pc_static"
 
 echo "== find_package(psn)"

@@ -1,0 +1,183 @@
+#include "backend/uring_backend.hpp"
+
+#include <liburing.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <new>
+
+namespace psn::backends {
+namespace {
+
+// IORING_OP_EPOLL_WAIT (Linux 6.15) is newer than some liburing headers.
+constexpr std::uint8_t kOpEpollWait = 59;
+
+// Ring size: the most changes one call can fuse with its wait. Larger
+// batches apply their head with epoll_ctl first (never the common case).
+constexpr unsigned kRingEntries = 512;
+constexpr std::size_t kMaxFused = kRingEntries - 1;
+constexpr int kMaxEvents = 256;
+
+// user_data of our requests: the kind in the top bits, the call's
+// generation and the change's index below, so a completion that arrives for
+// an earlier call is recognised and ignored.
+constexpr std::uint64_t kTagWait = std::uint64_t{1} << 63;
+constexpr std::uint64_t kTagCancel = std::uint64_t{1} << 62;
+constexpr std::uint64_t kTagMask = kTagWait | kTagCancel;
+
+__kernel_timespec to_timespec(int ms) noexcept {
+  __kernel_timespec ts{};
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = static_cast<long long>(ms % 1000) * 1000000LL;
+  return ts;
+}
+
+class uring_backend final : public epoll_backend {
+ public:
+  uring_backend(int epfd, int evfd, const io_uring& ring) noexcept
+      : epoll_backend(epfd, evfd), ring_(ring) {}
+  ~uring_backend() override { io_uring_queue_exit(&ring_); }
+
+  enum kind kind() const noexcept override { return backends::kind::io_uring; }
+  bool fuses() const noexcept override { return true; }
+
+  int apply_and_wait(std::span<change> changes, std::span<event> out,
+                     int timeout_ms) noexcept override {
+    if (timeout_ms == 0 || changes.empty()) return epoll_backend::apply_and_wait(changes, out, timeout_ms);
+    if (changes.size() > kMaxFused) {
+      epoll_backend::apply(changes.first(changes.size() - kMaxFused));
+      changes = changes.last(kMaxFused);
+    }
+    gen_ = (gen_ + 1) & 0x3FFFFFFFu;
+    const std::uint64_t gen = std::uint64_t{gen_} << 32;
+
+    // The changes, in order. A successful change posts no completion
+    // (IOSQE_CQE_SKIP_SUCCESS), so a failing one is the only thing besides
+    // the wait's own completion that can end the enter: a failure returns
+    // at once instead of waiting with the change not made.
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      change& c = changes[i];
+      c.result = 0;
+      int op = ctl_op(c, &ctl_events_[i]);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_epoll_ctl(sqe, epfd_, c.fd, op, &ctl_events_[i]);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      sqe->user_data = gen | i;
+    }
+    const int max = out.size() < kMaxEvents ? static_cast<int>(out.size()) : kMaxEvents;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_rw(kOpEpollWait, sqe, epfd_, wait_events_, static_cast<unsigned>(max), 0);
+    sqe->user_data = kTagWait | gen;
+
+    __kernel_timespec ts = to_timespec(timeout_ms);
+    io_uring_cqe* cqe = nullptr;
+    count_entries(1);
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
+
+    int n = -1;  // the wait's result once its completion is seen
+    reap(gen, changes, &n);
+    if (n < 0) n = finish_wait(gen, changes);
+    return n > 0 ? translate(wait_events_, n, out) : 0;
+  }
+
+ private:
+  // Consumes every completion in the ring, recording this call's.
+  void reap(std::uint64_t gen, std::span<change> changes, int* wait_result) noexcept {
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const std::uint64_t ud = cqe->user_data;
+      if ((ud & kTagMask) == kTagWait) {
+        if ((ud & ~kTagMask) == gen) *wait_result = cqe->res > 0 ? cqe->res : 0;
+      } else if ((ud & kTagMask) == 0 && (ud & ~std::uint64_t{0xFFFFFFFF}) == gen) {
+        std::size_t i = ud & 0xFFFFFFFFu;
+        if (i < changes.size() && cqe->res < 0) changes[i].result = -cqe->res;
+      }
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  // The enter ended before the wait did (time-out, a failed change, a
+  // signal): cancel the wait and collect it, with whatever events it took,
+  // so nothing of this call is left in the kernel when it returns.
+  int finish_wait(std::uint64_t gen, std::span<change> changes) noexcept {
+    int n = -1;
+    for (int attempt = 0; n < 0; ++attempt) {
+      if (attempt == 0) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        io_uring_prep_cancel64(sqe, kTagWait | gen, 0);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        sqe->user_data = kTagCancel;
+      } else if (attempt == 1) {
+        // Not cancellable yet (still being issued): make it complete.
+        interrupt();
+      }
+      __kernel_timespec ts = to_timespec(10);
+      io_uring_cqe* cqe = nullptr;
+      count_entries(1);
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      reap(gen, changes, &n);
+    }
+    return n;
+  }
+
+  io_uring ring_;
+  std::uint32_t gen_ = 0;
+  // Read by the kernel during the enter that submits them.
+  epoll_event ctl_events_[kMaxFused];
+  epoll_event wait_events_[kMaxEvents];
+};
+
+// Whether this kernel has what the backend needs; asked once per process.
+int probe_kernel(io_uring* ring) noexcept {
+  static std::atomic<int> verdict{-1};  // -1 unknown, else an errno value (0: fine)
+  int v = verdict.load(std::memory_order_acquire);
+  if (v >= 0) return v;
+  v = ENOSYS;
+  if ((ring->features & IORING_FEAT_EXT_ARG) != 0) {
+    if (io_uring_probe* p = io_uring_get_probe_ring(ring)) {
+      if (io_uring_opcode_supported(p, IORING_OP_EPOLL_CTL) &&
+          io_uring_opcode_supported(p, kOpEpollWait) &&
+          io_uring_opcode_supported(p, IORING_OP_ASYNC_CANCEL))
+        v = 0;
+      io_uring_free_probe(p);
+    } else {
+      return ENOMEM;  // not a verdict: ask again next time
+    }
+  }
+  verdict.store(v, std::memory_order_release);
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_uring(int* err) noexcept {
+  io_uring ring;
+  int rc = io_uring_queue_init(kRingEntries, &ring, IORING_SETUP_SUBMIT_ALL);
+  if (rc < 0) {
+    *err = -rc;
+    return nullptr;
+  }
+  if (int v = probe_kernel(&ring); v != 0) {
+    io_uring_queue_exit(&ring);
+    *err = v;
+    return nullptr;
+  }
+  int epfd, evfd;
+  if (!open_epoll(&epfd, &evfd, err)) {
+    io_uring_queue_exit(&ring);
+    return nullptr;
+  }
+  auto* b = new (std::nothrow) uring_backend(epfd, evfd, ring);
+  if (!b) {
+    *err = ENOMEM;
+    ::close(evfd);
+    ::close(epfd);
+    io_uring_queue_exit(&ring);
+    return nullptr;
+  }
+  return std::unique_ptr<backend>(b);
+}
+
+}  // namespace psn::backends
