@@ -27,7 +27,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	./$(BUILD)/examples/psn_demo
+	./$(BUILD)/examples/mt_tcp_server
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure

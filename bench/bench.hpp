@@ -32,9 +32,9 @@ inline double seconds_between(clock::time_point a, clock::time_point b) {
 // check is a bug in an implementation or in the benchmark, never a result.
 [[noreturn]] void fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define BENCH_CHECK(cond, ...)                     \
-  do {                                             \
-    if (!(cond)) ::bench::fail(__VA_ARGS__);       \
+#define BENCH_CHECK(cond, ...)               \
+  do {                                       \
+    if (!(cond)) ::bench::fail(__VA_ARGS__); \
   } while (0)
 
 // ---- workloads 1 and 2 (dispatch, one-shot re-arm) and 4 (memory) ----------
@@ -52,12 +52,12 @@ struct ring {
   std::vector<int> rd;  // pair i's read end: the registered sockets
   std::vector<int> wr;  // pair i's write end (empty for the memory probe)
   std::uint64_t writes_left = 0;
-  std::uint64_t target = 0;     // bytes to read before the run ends
-  std::uint64_t reads = 0;      // bytes read (= events handled)
-  std::uint64_t wakeups = 0;    // readiness callbacks
-  std::uint64_t spurious = 0;   // callbacks that found nothing to read
+  std::uint64_t target = 0;    // bytes to read before the run ends
+  std::uint64_t reads = 0;     // bytes read (= events handled)
+  std::uint64_t wakeups = 0;   // readiness callbacks
+  std::uint64_t spurious = 0;  // callbacks that found nothing to read
   std::uint64_t send_fails = 0;
-  std::uint64_t io_syscalls = 0;  // recv + send made by on_readable / on_read
+  std::uint64_t io_syscalls = 0;   // recv + send made by on_readable / on_read
   std::uint64_t own_syscalls = 0;  // other syscalls counted by raw epoll's own code
 
   // Pair i was reported readable: read its byte and pass one on. One byte
@@ -160,16 +160,30 @@ void accept_all(int listen_fd, std::vector<int>& out);
 
 struct impl {
   const char* name;
-  ring_factory ring = nullptr;             // workloads 1, 2, 4
-  const char* ring_note = nullptr;         // how it expresses them, when notable
-  const packet_bench* packets = nullptr;   // workload 3
-  const char* no_packets = nullptr;        // why not
-  echo_server echo = nullptr;              // workload 5
+  ring_factory ring = nullptr;            // workloads 1, 2, 4
+  const char* ring_note = nullptr;        // how it expresses them, when notable
+  const packet_bench* packets = nullptr;  // workload 3
+  const char* no_packets = nullptr;       // why not
+  echo_server echo = nullptr;             // workload 5
   const char* echo_note = nullptr;
 };
 
+// psn runs once per backend. Each psn implementation file keeps the backend
+// its next port is created on in a variable; with_backend<B, &var, fn> is fn
+// with that variable set to B first, for the function pointers of an impl.
+enum class psn_backend { epoll, io_uring };
+template <psn_backend B, psn_backend* Slot, auto Fn>
+auto with_backend(auto... args) {
+  *Slot = B;
+  return Fn(args...);
+}
+// Whether this machine gives psn its io_uring backend (else those rows are left out).
+bool psn_io_uring_available();
+
 extern const impl psn_c_impl;
 extern const impl psn_cxx_impl;
+extern const impl psn_c_uring_impl;
+extern const impl psn_cxx_uring_impl;
 extern const impl epoll_impl;
 #ifdef PSN_BENCH_HAVE_LIBEVENT
 extern const impl libevent_impl;

@@ -38,8 +38,12 @@ bool listed(const std::vector<std::string>& list, const std::string& s) {
 }
 }  // namespace
 
-bool options::wants_workload(const std::string& w) const { return listed(only_workloads, w); }
-bool options::wants_impl(const std::string& i) const { return listed(only_impls, i); }
+bool options::wants_workload(const std::string& w) const {
+  return listed(only_workloads, w);
+}
+bool options::wants_impl(const std::string& i) const {
+  return listed(only_impls, i);
+}
 
 // ---- results -------------------------------------------------------------------
 
@@ -47,11 +51,15 @@ double measurement::median() const {
   std::vector<double> v = samples;
   return median_of(v);
 }
-double measurement::min() const { return *std::min_element(samples.begin(), samples.end()); }
-double measurement::max() const { return *std::max_element(samples.begin(), samples.end()); }
+double measurement::min() const {
+  return *std::min_element(samples.begin(), samples.end());
+}
+double measurement::max() const {
+  return *std::max_element(samples.begin(), samples.end());
+}
 
-void results::add(const std::string& workload, const std::string& params,
-                  const std::string& impl, const std::string& unit, better dir, double value) {
+void results::add(const std::string& workload, const std::string& params, const std::string& impl,
+                  const std::string& unit, better dir, double value) {
   for (measurement& m : rows_) {
     if (m.workload == workload && m.params == params && m.impl == impl && m.unit == unit) {
       m.samples.push_back(value);
@@ -61,8 +69,8 @@ void results::add(const std::string& workload, const std::string& params,
   rows_.push_back({workload, params, impl, unit, dir, {value}});
 }
 
-void results::skip(const std::string& workload, const std::string& params,
-                   const std::string& impl, const std::string& reason) {
+void results::skip(const std::string& workload, const std::string& params, const std::string& impl,
+                   const std::string& reason) {
   for (const skipped& s : skips_)
     if (s.workload == workload && s.params == params && s.impl == impl) return;
   skips_.push_back({workload, params, impl, reason});
@@ -233,6 +241,11 @@ void accept_all(int listen_fd, std::vector<int>& out) {
 
 std::vector<const impl*> all_impls() {
   std::vector<const impl*> v{&epoll_impl, &psn_c_impl, &psn_cxx_impl};
+  static const bool uring = psn_io_uring_available();
+  if (uring) {
+    v.push_back(&psn_c_uring_impl);
+    v.push_back(&psn_cxx_uring_impl);
+  }
 #ifdef PSN_BENCH_HAVE_LIBEVENT
   v.push_back(&libevent_impl);
 #endif

@@ -115,6 +115,7 @@ double median_of(std::vector<double>& v);
 
 void run_ring(const options& o, const std::vector<const impl*>& impls, results& out, arm mode);
 void run_packets(const options& o, const std::vector<const impl*>& impls, results& out);
+void run_rearm(const options& o, results& out);
 void run_memory(const options& o, const std::vector<const impl*>& impls, results& out);
 void run_echo(const options& o, const std::vector<const impl*>& impls, results& out);
 

@@ -5,7 +5,7 @@
 //   psn-bench [--quick | --large] [--rounds R] [--only W,...] [--impl I,...]
 //             [--json FILE] [--svg FILE]
 //
-// Workloads: dispatch, oneshot, packets, memory, echo.
+// Workloads: dispatch, oneshot, rearm, packets, memory, echo.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +15,7 @@
 
 namespace {
 
-const char* const kWorkloads[] = {"dispatch", "oneshot", "packets", "memory", "echo"};
+const char* const kWorkloads[] = {"dispatch", "oneshot", "rearm", "packets", "memory", "echo"};
 
 void usage(FILE* to) {
   std::fputs(
@@ -23,7 +23,7 @@ void usage(FILE* to) {
       "  --quick          a small set, well under a minute\n"
       "  --large          also 100000 socket pairs / sockets (RLIMIT_NOFILE permitting)\n"
       "  --rounds R       rounds per measurement (default 5; 3 with --quick)\n"
-      "  --only LIST      workloads, comma-separated: dispatch,oneshot,packets,memory,echo\n"
+      "  --only LIST      workloads, comma-separated: dispatch,oneshot,rearm,packets,memory,echo\n"
       "  --impl LIST      implementations, comma-separated (epoll is always kept: it is the floor)\n"
       "  --json FILE      write every measurement as JSON\n"
       "  --svg FILE       draw the ratios to raw epoll as an SVG bar chart\n"
@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   const auto t0 = clock::now();
   if (o.wants_workload("dispatch")) run_ring(o, impls, res, arm::persistent);
   if (o.wants_workload("oneshot")) run_ring(o, impls, res, arm::oneshot);
+  if (o.wants_workload("rearm")) run_rearm(o, res);
   if (o.wants_workload("packets")) run_packets(o, impls, res);
   if (o.wants_workload("memory")) run_memory(o, impls, res);
   if (o.wants_workload("echo")) run_echo(o, impls, res);

@@ -1,8 +1,6 @@
 // psn through its Windows-named C interface, used as a Windows program
 // would: ProcessSocketNotifications applies the re-arms of the previous
 // batch and waits for the next one in the same call.
-#include "psn/psn.h"
-
 #include <unistd.h>
 
 #include <cstring>
@@ -10,19 +8,27 @@
 
 #include "bench.hpp"
 #include "harness.hpp"
+#include "psn/psn.h"
 
 namespace bench {
 namespace {
 
 constexpr ULONG kBatch = 128;
 
+// The backend of the next port; the C interface chooses it through PSN_BACKEND.
+psn_backend g_backend = psn_backend::epoll;
+
 HANDLE new_port(DWORD threads) {
+  ::setenv("PSN_BACKEND", g_backend == psn_backend::epoll ? "epoll" : "io_uring", 1);
   HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, threads);
+  ::unsetenv("PSN_BACKEND");
   BENCH_CHECK(port != nullptr, "CreateIoCompletionPort: error %u", GetLastError());
   return port;
 }
 
-PVOID key_of(std::size_t i) { return reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(i)); }
+PVOID key_of(std::size_t i) {
+  return reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(i));
+}
 
 // ---- workloads 1, 2 and 4 ----------------------------------------------------
 
@@ -30,15 +36,15 @@ class psn_c_ring final : public ring_loop {
  public:
   psn_c_ring(ring& r, arm mode)
       : port_(new_port(1)),
-        triggers_(SOCK_NOTIFY_TRIGGER_LEVEL |
-                  (mode == arm::oneshot ? SOCK_NOTIFY_TRIGGER_ONESHOT
-                                        : SOCK_NOTIFY_TRIGGER_PERSISTENT)) {
+        triggers_(
+            SOCK_NOTIFY_TRIGGER_LEVEL |
+            (mode == arm::oneshot ? SOCK_NOTIFY_TRIGGER_ONESHOT : SOCK_NOTIFY_TRIGGER_PERSISTENT)) {
     std::vector<SOCK_NOTIFY_REGISTRATION> regs(r.rd.size());
     for (std::size_t i = 0; i < regs.size(); ++i)
-      regs[i] = {r.rd[i], key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
+      regs[i] = {r.rd[i],   key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
                  triggers_, 0};
-    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(),
-                                          0, 0, nullptr, nullptr);
+    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(), 0,
+                                          0, nullptr, nullptr);
     BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
     for (const auto& e : regs)
       BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u", e.socket,
@@ -66,8 +72,9 @@ class psn_c_ring final : public ring_loop {
         BENCH_CHECK(events == SOCK_NOTIFY_EVENT_IN, "unexpected events %#x", events);
         r.on_readable(i);
         if (oneshot)
-          rearm[nrearm++] = {r.rd[i], key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
-                             SOCK_NOTIFY_OP_ENABLE, triggers_, 0};
+          rearm[nrearm++] = {
+              r.rd[i],   key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
+              triggers_, 0};
       }
     }
   }
@@ -159,13 +166,20 @@ double packets_ping_pong(std::uint64_t n) {
   return median_of(rtt) / 2;
 }
 
-const packet_bench kPackets{packets_one_thread, packets_two_threads, packets_ping_pong};
+template <psn_backend B>
+const packet_bench kPackets{with_backend<B, &g_backend, packets_one_thread>,
+                            with_backend<B, &g_backend, packets_two_threads>,
+                            with_backend<B, &g_backend, packets_ping_pong>};
 
 // ---- workload 5 ---------------------------------------------------------------------
 
 SOCK_NOTIFY_REGISTRATION watch(echo_conn* c, UINT16 filter) {
-  return {c->fd, c, filter, SOCK_NOTIFY_OP_ENABLE,
-          SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT, 0};
+  return {c->fd,
+          c,
+          filter,
+          SOCK_NOTIFY_OP_ENABLE,
+          SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT,
+          0};
 }
 
 void echo(int listen_fd, int connections) {
@@ -184,8 +198,7 @@ void echo(int listen_fd, int connections) {
                                           kBatch, got, &n);
     BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
     for (const auto& e : changes)
-      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration: %u",
-                  e.registrationResult);
+      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration: %u", e.registrationResult);
     changes.clear();
     for (UINT32 k = 0; k < n; ++k) {
       auto* c = reinterpret_cast<echo_conn*>(got[k].lpCompletionKey);
@@ -214,16 +227,29 @@ void echo(int listen_fd, int connections) {
   CloseHandle(port);
 }
 
-}  // namespace
-
-const impl psn_c_impl{
-    "psn-c",
-    make_ring,
+template <psn_backend B>
+const impl on_backend{
+    B == psn_backend::epoll ? "psn-c/epoll" : "psn-c/io_uring",
+    with_backend<B, &g_backend, make_ring>,
     nullptr,
-    &kPackets,
+    &kPackets<B>,
     nullptr,
-    echo,
+    with_backend<B, &g_backend, echo>,
     nullptr,
 };
+
+}  // namespace
+
+const impl psn_c_impl = on_backend<psn_backend::epoll>;
+const impl psn_c_uring_impl = on_backend<psn_backend::io_uring>;
+
+bool psn_io_uring_available() {
+  ::setenv("PSN_BACKEND", "io_uring", 1);
+  HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
+  ::unsetenv("PSN_BACKEND");
+  if (port == nullptr) return false;
+  CloseHandle(port);
+  return true;
+}
 
 }  // namespace bench

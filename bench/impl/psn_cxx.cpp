@@ -1,26 +1,32 @@
 // psn through its C++ interface: psn::port::process with spans, the
 // non-throwing overloads on the hot path.
-#include "psn/psn.hpp"
-
 #include <cstring>
 #include <thread>
 
 #include "bench.hpp"
 #include "harness.hpp"
+#include "psn/psn.hpp"
 
 namespace bench {
 namespace {
 
 constexpr std::size_t kBatch = 128;
 
+// The backend of the next port.
+psn_backend g_backend = psn_backend::epoll;
+
 psn::port new_port(unsigned concurrency) {
   std::error_code ec;
-  psn::port p = psn::port::create({concurrency, psn::backend::automatic}, ec);
+  psn::port p = psn::port::create(
+      {concurrency, g_backend == psn_backend::epoll ? psn::backend::epoll : psn::backend::io_uring},
+      ec);
   BENCH_CHECK(!ec, "psn::port::create: %s", ec.message().c_str());
   return p;
 }
 
-void* key_of(std::size_t i) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(i)); }
+void* key_of(std::size_t i) {
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(i));
+}
 
 // ---- workloads 1, 2 and 4 ----------------------------------------------------
 
@@ -138,7 +144,10 @@ double packets_ping_pong(std::uint64_t n) {
   return median_of(rtt) / 2;
 }
 
-const packet_bench kPackets{packets_one_thread, packets_two_threads, packets_ping_pong};
+template <psn_backend B>
+const packet_bench kPackets{with_backend<B, &g_backend, packets_one_thread>,
+                            with_backend<B, &g_backend, packets_two_threads>,
+                            with_backend<B, &g_backend, packets_ping_pong>};
 
 // ---- workload 5 ---------------------------------------------------------------------
 
@@ -188,16 +197,20 @@ void echo(int listen_fd, int connections) {
   psn::close_socket(listen_fd);
 }
 
-}  // namespace
-
-const impl psn_cxx_impl{
-    "psn-c++",
-    make_ring,
+template <psn_backend B>
+const impl on_backend{
+    B == psn_backend::epoll ? "psn-c++/epoll" : "psn-c++/io_uring",
+    with_backend<B, &g_backend, make_ring>,
     nullptr,
-    &kPackets,
+    &kPackets<B>,
     nullptr,
-    echo,
+    with_backend<B, &g_backend, echo>,
     nullptr,
 };
+
+}  // namespace
+
+const impl psn_cxx_impl = on_backend<psn_backend::epoll>;
+const impl psn_cxx_uring_impl = on_backend<psn_backend::io_uring>;
 
 }  // namespace bench

@@ -65,7 +65,9 @@ enum class event : std::uint16_t {
   remove = 0x80,  // the registration ended; the last notification it gets
 };
 using events = flags<event, std::uint16_t>;
-constexpr events operator|(event a, event b) noexcept { return events(a) | events(b); }
+constexpr events operator|(event a, event b) noexcept {
+  return events(a) | events(b);
+}
 
 // How a registration is changed by one entry of a batch.
 enum class operation : std::uint8_t { none = 0x00, enable = 0x01, disable = 0x02, remove = 0x04 };
@@ -73,23 +75,25 @@ enum class operation : std::uint8_t { none = 0x00, enable = 0x01, disable = 0x02
 // When a registration notifies.
 enum class trigger : std::uint8_t { oneshot = 0x01, persistent = 0x02, level = 0x04, edge = 0x08 };
 using triggers = flags<trigger, std::uint8_t>;
-constexpr triggers operator|(trigger a, trigger b) noexcept { return triggers(a) | triggers(b); }
+constexpr triggers operator|(trigger a, trigger b) noexcept {
+  return triggers(a) | triggers(b);
+}
 
 // Result codes; the values are those of the Windows codes named in the comments.
 enum class errc : std::uint32_t {
-  success = 0,                   // ERROR_SUCCESS
-  invalid_handle = 6,            // ERROR_INVALID_HANDLE / WSA_INVALID_HANDLE
-  not_enough_memory = 8,         // ERROR_NOT_ENOUGH_MEMORY / WSA_NOT_ENOUGH_MEMORY
-  not_supported = 50,            // ERROR_NOT_SUPPORTED
-  invalid_parameter = 87,        // ERROR_INVALID_PARAMETER
-  timeout = 258,                 // WAIT_TIMEOUT
-  abandoned = 735,               // ERROR_ABANDONED_WAIT_0
-  not_found = 1168,              // ERROR_NOT_FOUND
-  fault = 10014,                 // WSAEFAULT
-  invalid_argument = 10022,      // WSAEINVAL
-  would_block = 10035,           // WSAEWOULDBLOCK
-  not_socket = 10038,            // WSAENOTSOCK
-  no_buffers = 10055,            // WSAENOBUFS
+  success = 0,               // ERROR_SUCCESS
+  invalid_handle = 6,        // ERROR_INVALID_HANDLE / WSA_INVALID_HANDLE
+  not_enough_memory = 8,     // ERROR_NOT_ENOUGH_MEMORY / WSA_NOT_ENOUGH_MEMORY
+  not_supported = 50,        // ERROR_NOT_SUPPORTED
+  invalid_parameter = 87,    // ERROR_INVALID_PARAMETER
+  timeout = 258,             // WAIT_TIMEOUT
+  abandoned = 735,           // ERROR_ABANDONED_WAIT_0
+  not_found = 1168,          // ERROR_NOT_FOUND
+  fault = 10014,             // WSAEFAULT
+  invalid_argument = 10022,  // WSAEINVAL
+  would_block = 10035,       // WSAEWOULDBLOCK
+  not_socket = 10038,        // WSAENOTSOCK
+  no_buffers = 10055,        // WSAENOBUFS
 };
 
 }  // namespace psn
@@ -157,7 +161,7 @@ struct port_stats {
   std::uint64_t packets_queued = 0;     // posted packets, notifications, REMOVE packets
   std::uint64_t packets_delivered = 0;  // packets taken by dequeuing calls
   std::uint64_t kernel_entries = 0;
-  std::uint64_t changes_applied = 0;    // registration changes sent to the kernel
+  std::uint64_t changes_applied = 0;  // registration changes sent to the kernel
 };
 
 // A wait that never times out.
@@ -239,8 +243,7 @@ class port {
   // out.size() packets, waiting up to `timeout`. Returns the filled prefix of
   // `out`; on time-out it is empty and ec is errc::timeout.
   std::span<completion> process(std::span<registration> changes, std::span<completion> out,
-                                std::chrono::milliseconds timeout,
-                                std::error_code& ec) noexcept {
+                                std::chrono::milliseconds timeout, std::error_code& ec) noexcept {
     std::size_t n = 0;
     ec = detail::process(h_.load(), changes, out, out.empty() ? 0 : detail::to_ms(timeout), &n);
     return out.first(n);
@@ -281,7 +284,9 @@ class port {
 };
 
 // Closes a socket and drops its registration, without a REMOVE notification.
-inline std::error_code close_socket(native_socket s) noexcept { return detail::close_socket(s); }
+inline std::error_code close_socket(native_socket s) noexcept {
+  return detail::close_socket(s);
+}
 
 }  // namespace psn
 

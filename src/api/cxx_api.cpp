@@ -14,8 +14,7 @@ namespace psn {
 static_assert(sizeof(registration) == sizeof(SOCK_NOTIFY_REGISTRATION));
 static_assert(offsetof(registration, socket) == offsetof(SOCK_NOTIFY_REGISTRATION, socket));
 static_assert(offsetof(registration, key) == offsetof(SOCK_NOTIFY_REGISTRATION, completionKey));
-static_assert(offsetof(registration, filter) ==
-              offsetof(SOCK_NOTIFY_REGISTRATION, eventFilter));
+static_assert(offsetof(registration, filter) == offsetof(SOCK_NOTIFY_REGISTRATION, eventFilter));
 static_assert(offsetof(registration, op) == offsetof(SOCK_NOTIFY_REGISTRATION, operation));
 static_assert(offsetof(registration, trigger_flags) ==
               offsetof(SOCK_NOTIFY_REGISTRATION, triggerFlags));
@@ -47,20 +46,34 @@ class psn_category final : public std::error_category {
   const char* name() const noexcept override { return "psn"; }
   std::string message(int code) const override {
     switch (code) {
-      case 0: return "ERROR_SUCCESS: success";
-      case ERROR_INVALID_HANDLE: return "ERROR_INVALID_HANDLE: not an open port";
-      case ERROR_NOT_ENOUGH_MEMORY: return "ERROR_NOT_ENOUGH_MEMORY: out of memory";
-      case ERROR_NOT_SUPPORTED: return "ERROR_NOT_SUPPORTED: not supported";
-      case ERROR_INVALID_PARAMETER: return "ERROR_INVALID_PARAMETER: invalid parameter";
-      case WAIT_TIMEOUT: return "WAIT_TIMEOUT: the wait timed out";
-      case ERROR_ABANDONED_WAIT_0: return "ERROR_ABANDONED_WAIT_0: the port was closed";
-      case ERROR_NOT_FOUND: return "ERROR_NOT_FOUND: no registration for this socket";
-      case WSAEFAULT: return "WSAEFAULT: bad address";
-      case WSAEINVAL: return "WSAEINVAL: invalid argument";
-      case WSAEWOULDBLOCK: return "WSAEWOULDBLOCK: operation would block";
-      case WSAENOTSOCK: return "WSAENOTSOCK: not a socket";
-      case WSAENOBUFS: return "WSAENOBUFS: no buffer space available";
-      default: return "psn error " + std::to_string(code);
+      case 0:
+        return "ERROR_SUCCESS: success";
+      case ERROR_INVALID_HANDLE:
+        return "ERROR_INVALID_HANDLE: not an open port";
+      case ERROR_NOT_ENOUGH_MEMORY:
+        return "ERROR_NOT_ENOUGH_MEMORY: out of memory";
+      case ERROR_NOT_SUPPORTED:
+        return "ERROR_NOT_SUPPORTED: not supported";
+      case ERROR_INVALID_PARAMETER:
+        return "ERROR_INVALID_PARAMETER: invalid parameter";
+      case WAIT_TIMEOUT:
+        return "WAIT_TIMEOUT: the wait timed out";
+      case ERROR_ABANDONED_WAIT_0:
+        return "ERROR_ABANDONED_WAIT_0: the port was closed";
+      case ERROR_NOT_FOUND:
+        return "ERROR_NOT_FOUND: no registration for this socket";
+      case WSAEFAULT:
+        return "WSAEFAULT: bad address";
+      case WSAEINVAL:
+        return "WSAEINVAL: invalid argument";
+      case WSAEWOULDBLOCK:
+        return "WSAEWOULDBLOCK: operation would block";
+      case WSAENOTSOCK:
+        return "WSAENOTSOCK: not a socket";
+      case WSAENOBUFS:
+        return "WSAENOBUFS: no buffer space available";
+      default:
+        return "psn error " + std::to_string(code);
     }
   }
 };
@@ -85,7 +98,9 @@ std::error_code create(unsigned concurrency, backend b, handle* out) noexcept {
   return make(core::create_port(concurrency, k, out));
 }
 
-std::error_code close(handle h) noexcept { return make(core::close_port(h)); }
+std::error_code close(handle h) noexcept {
+  return make(core::close_port(h));
+}
 
 std::error_code post(handle h, std::uint32_t bytes, void* key, void* ov) noexcept {
   return make(core::post(h, bytes, reinterpret_cast<std::uintptr_t>(key), ov));
@@ -97,24 +112,28 @@ std::error_code process(handle h, std::span<registration> changes, std::span<com
   if (changes.size() > UINT32_MAX || out.size() > UINT32_MAX) return make(WSAEINVAL);
   std::uint32_t got = 0;
   // Empty spans may carry a non-null pointer; the core wants null for none.
-  auto* regs = changes.empty() ? nullptr
-                               : reinterpret_cast<SOCK_NOTIFY_REGISTRATION*>(changes.data());
+  auto* regs =
+      changes.empty() ? nullptr : reinterpret_cast<SOCK_NOTIFY_REGISTRATION*>(changes.data());
   auto* entries = out.empty() ? nullptr : reinterpret_cast<OVERLAPPED_ENTRY*>(out.data());
-  std::uint32_t rc =
-      core::process(h, static_cast<std::uint32_t>(changes.size()), regs,
-                    out.empty() ? 0 : timeout_ms, static_cast<std::uint32_t>(out.size()),
-                    entries, out.empty() ? nullptr : &got);
+  std::uint32_t rc = core::process(
+      h, static_cast<std::uint32_t>(changes.size()), regs, out.empty() ? 0 : timeout_ms,
+      static_cast<std::uint32_t>(out.size()), entries, out.empty() ? nullptr : &got);
   *received = got;
   return rc == ERROR_SUCCESS ? std::error_code() : make(rc);
 }
 
-std::error_code close_socket(native_socket s) noexcept { return make(core::close_socket(s)); }
+std::error_code close_socket(native_socket s) noexcept {
+  return make(core::close_socket(s));
+}
 
 backend backend_of(handle h) noexcept {
   switch (core::backend_of(h)) {
-    case psn::backends::kind::epoll: return backend::epoll;
-    case psn::backends::kind::io_uring: return backend::io_uring;
-    default: return backend::automatic;
+    case psn::backends::kind::epoll:
+      return backend::epoll;
+    case psn::backends::kind::io_uring:
+      return backend::io_uring;
+    default:
+      return backend::automatic;
   }
 }
 
@@ -130,7 +149,9 @@ port_stats stats(handle h) noexcept {
   return s;
 }
 
-void throw_error(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
+void throw_error(std::error_code ec, const char* what) {
+  throw std::system_error(ec, what);
+}
 
 }  // namespace detail
 }  // namespace psn

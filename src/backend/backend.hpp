@@ -78,12 +78,8 @@ class backend {
 
   // System calls made on this port's behalf (its share of the port's
   // counters): every epoll_ctl, epoll_wait, io_uring_enter and interrupt.
-  std::uint64_t kernel_entries() const noexcept {
-    return entries_.load(std::memory_order_relaxed);
-  }
-  void count_entries(std::uint64_t n) noexcept {
-    entries_.fetch_add(n, std::memory_order_relaxed);
-  }
+  std::uint64_t kernel_entries() const noexcept { return entries_.load(std::memory_order_relaxed); }
+  void count_entries(std::uint64_t n) noexcept { entries_.fetch_add(n, std::memory_order_relaxed); }
 
  private:
   std::atomic<std::uint64_t> entries_{0};

@@ -43,7 +43,8 @@ class uring_backend final : public epoll_backend {
 
   int apply_and_wait(std::span<change> changes, std::span<event> out,
                      int timeout_ms) noexcept override {
-    if (timeout_ms == 0 || changes.empty()) return epoll_backend::apply_and_wait(changes, out, timeout_ms);
+    if (timeout_ms == 0 || changes.empty())
+      return epoll_backend::apply_and_wait(changes, out, timeout_ms);
     if (changes.size() > kMaxFused) {
       epoll_backend::apply(changes.first(changes.size() - kMaxFused));
       changes = changes.last(kMaxFused);

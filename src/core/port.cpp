@@ -1,10 +1,10 @@
 #include "core/port.hpp"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -219,9 +219,11 @@ void port::enqueue_events_locked(std::span<const backends::event> evs) noexcept 
 void port::look_locked(std::unique_lock<std::mutex>& lock) noexcept {
   quiesce_locked(lock);
   backends::event evs[128];
+  ++direct_looks_;  // no fused enter starts meanwhile (see quiesce_locked)
   lock.unlock();
   int k = backend_->wait(evs, 0);
   lock.lock();
+  --direct_looks_;
   enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
 }
 
@@ -255,8 +257,7 @@ void port::dispatch_locked(wake_list& wl, waiter* self) noexcept {
 
 // Makes sure some waiter watches the kernel whenever one could be released.
 void port::ensure_poller_locked(wake_list& wl) noexcept {
-  if (poller_active_ || closed_ || waiters_.empty() || !queue_.empty() ||
-      running_ >= concurrency_)
+  if (poller_active_ || closed_ || waiters_.empty() || !queue_.empty() || running_ >= concurrency_)
     return;
   waiter* w = waiters_.front();  // the oldest: the newest stay free for packets
   if (w->signal.load(std::memory_order_relaxed) == 0) signal_locked(w, wl);
@@ -324,7 +325,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   // would make each of them wait for the fused enter to end (see inflight_).
   const bool mine = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
   if (mine && !(timeout_ms != 0 && queue_.empty() && !poller_active_ && waiters_.empty() &&
-                running_ == 0)) {
+                running_ == 0 && direct_looks_ == 0)) {
     quiesce_locked(lock);
     flush_deferred_locked();
     if (closed_) return ERROR_ABANDONED_WAIT_0;
@@ -377,8 +378,11 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
     if (!poller_active_ && queue_.empty() && running_ < concurrency_) {
       // Become the poller: wait in the kernel on behalf of every waiter,
       // applying this call's held-back re-arms in the same kernel entry.
-      const bool fused =
-          defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+      bool fused = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+      if (fused && direct_looks_ > 0) {
+        flush_deferred_locked();  // a look is in the kernel: no fused enter now
+        fused = false;
+      }
       poller_active_ = true;
       w.in_kernel = true;
       if (fused) {
@@ -388,8 +392,8 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       lock.unlock();
       wl.run();
       backends::event evs[256];
-      int k = fused ? backend_->apply_and_wait(deferred_changes_, evs, ms)
-                    : backend_->wait(evs, ms);
+      int k =
+          fused ? backend_->apply_and_wait(deferred_changes_, evs, ms) : backend_->wait(evs, ms);
       lock.lock();
       if (fused) {
         inflight_ = false;
@@ -587,8 +591,8 @@ std::uint32_t port::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs,
   quiesce_locked(lock);
   if (closed_) return ERROR_INVALID_HANDLE;
   // One call's re-arms at a time are held back; another's apply at once.
-  deferring_ = defer_token && backend_->fuses() &&
-               (deferred_.empty() || deferred_owner_ == defer_token);
+  deferring_ =
+      defer_token && backend_->fuses() && (deferred_.empty() || deferred_owner_ == defer_token);
   if (!reserve_locked(regs)) {
     deferring_ = false;
     return ERROR_NOT_ENOUGH_MEMORY;
@@ -636,7 +640,8 @@ std::uint32_t port::apply_one_locked(SOCK_NOTIFY_REGISTRATION& e) noexcept {
       }
       if (!r) return not_registered_result(fd);
       const bool remove = e.operation == SOCK_NOTIFY_OP_REMOVE;
-      int err = ctl_locked(remove ? backends::change::kind::del : backends::change::kind::disarm, r);
+      int err =
+          ctl_locked(remove ? backends::change::kind::del : backends::change::kind::disarm, r);
       if (err == ENOENT || err == EBADF) {
         // R5.12: the descriptor was closed with close(), and may now be
         // another socket: the old registration is gone without a packet.

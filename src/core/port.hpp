@@ -36,7 +36,7 @@ struct waiter : list_node {
   std::uint32_t cap = 0;
   std::uint32_t got = 0;
   status st = status::waiting;
-  bool in_kernel = false;            // this waiter is the poller, inside backend::wait
+  bool in_kernel = false;                // this waiter is the poller, inside backend::wait
   std::atomic<std::uint32_t> signal{0};  // futex word: 1 = look at your status again
 };
 
@@ -110,10 +110,10 @@ class port {
   bool poller_active_ = false;
   bool interrupt_pending_ = false;
 
-  intrusive_list<packet> queue_;         // R3.3
-  intrusive_list<waiter> waiters_;       // back = newest (R3.8)
-  std::vector<registration*> by_fd_;     // live registrations by descriptor
-  std::size_t watched_ = 0;              // live registrations (entries of by_fd_)
+  intrusive_list<packet> queue_;      // R3.3
+  intrusive_list<waiter> waiters_;    // back = newest (R3.8)
+  std::vector<registration*> by_fd_;  // live registrations by descriptor
+  std::size_t watched_ = 0;           // live registrations (entries of by_fd_)
   std::uint32_t next_seq_ = 1;
 
   // Re-arms held back for one call's fused wait (R7.2). deferred_changes_[i]
@@ -134,6 +134,7 @@ class port {
   // not have reached the epoll set, so nobody else touches the set.
   bool inflight_ = false;
   std::condition_variable inflight_done_;
+  unsigned direct_looks_ = 0;  // non-blocking looks in the kernel, lock let go
 
   std::uint64_t packets_queued_ = 0;
   std::uint64_t packets_delivered_ = 0;

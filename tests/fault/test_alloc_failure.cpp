@@ -70,7 +70,9 @@ class scope {
 
 namespace {
 
-void* plain_alloc(std::size_t n) noexcept { return std::malloc(n ? n : 1); }
+void* plain_alloc(std::size_t n) noexcept {
+  return std::malloc(n ? n : 1);
+}
 
 void* aligned_alloc_(std::size_t n, std::align_val_t a) noexcept {
   std::size_t al = static_cast<std::size_t>(a);
@@ -121,18 +123,42 @@ void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noe
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return inject::fail_now() ? nullptr : aligned_alloc_(n, a);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -200,8 +226,10 @@ class numbering {
  public:
   numbering() {
     rlimit r = nofile_limit();
-    if (r.rlim_cur < r.rlim_max && r.rlim_max != RLIM_INFINITY) set_nofile_soft(r.rlim_max);
-    else if (r.rlim_max == RLIM_INFINITY) set_nofile_soft(65536);
+    if (r.rlim_cur < r.rlim_max && r.rlim_max != RLIM_INFINITY)
+      set_nofile_soft(r.rlim_max);
+    else if (r.rlim_max == RLIM_INFINITY)
+      set_nofile_soft(65536);
     limit_ = static_cast<int>(nofile_limit().rlim_cur);
     base_ = highest_open_fd() + 16;
     next_ = base_;
@@ -234,16 +262,16 @@ std::vector<OVERLAPPED_ENTRY> drain(HANDLE port) {
 void expect_unregistered(HANDLE port, const std::vector<int>& socks) {
   std::vector<SOCK_NOTIFY_REGISTRATION> r;
   for (int s : socks) r.push_back(reg(s, 1, SOCK_NOTIFY_OP_REMOVE));
-  ASSERT_EQ(ProcessSocketNotifications(port, static_cast<UINT32>(r.size()), r.data(), 0, 0,
-                                       nullptr, nullptr),
+  ASSERT_EQ(ProcessSocketNotifications(port, static_cast<UINT32>(r.size()), r.data(), 0, 0, nullptr,
+                                       nullptr),
             ERROR_SUCCESS);
   for (auto& e : r) EXPECT_EQ(e.registrationResult, ERROR_NOT_FOUND) << "socket " << e.socket;
   HANDLE q = new_port();
   ASSERT_NE(q, nullptr);
   r.clear();
   for (int s : socks) r.push_back(reg(s, 7, SOCK_NOTIFY_OP_ENABLE));
-  ASSERT_EQ(ProcessSocketNotifications(q, static_cast<UINT32>(r.size()), r.data(), 0, 0,
-                                       nullptr, nullptr),
+  ASSERT_EQ(ProcessSocketNotifications(q, static_cast<UINT32>(r.size()), r.data(), 0, 0, nullptr,
+                                       nullptr),
             ERROR_SUCCESS);
   for (auto& e : r) EXPECT_EQ(e.registrationResult, ERROR_SUCCESS) << "socket " << e.socket;
   ASSERT_TRUE(CloseHandle(q));
@@ -339,8 +367,8 @@ TEST_P(AllocSweep, PostQueuedCompletionStatus) {
   }
   ASSERT_LT(n, kMaxSweep);
   EXPECT_GT(failed, 0);
-  std::printf("[ sweep    ] PostQueuedCompletionStatus: %ld allocation(s), %ld failed call(s)\n",
-              n, failed);
+  std::printf("[ sweep    ] PostQueuedCompletionStatus: %ld allocation(s), %ld failed call(s)\n", n,
+              failed);
 }
 
 // 64 new registrations at descriptor numbers above any used before, on a new
@@ -359,8 +387,8 @@ TEST_P(AllocSweep, ProcessSocketNotificationsNewRegistrations) {
     ASSERT_TRUE(PostQueuedCompletionStatus(h, 1, kMarkerKey, nullptr));
     std::vector<SOCK_NOTIFY_REGISTRATION> regs;
     for (int i = 0; i < kBatch; ++i) {
-      regs.push_back(reg(b.socks[static_cast<std::size_t>(i)], 1000 + static_cast<std::uintptr_t>(i),
-                         SOCK_NOTIFY_OP_ENABLE));
+      regs.push_back(reg(b.socks[static_cast<std::size_t>(i)],
+                         1000 + static_cast<std::uintptr_t>(i), SOCK_NOTIFY_OP_ENABLE));
       regs.back().registrationResult = kSentinel;
     }
     OVERLAPPED_ENTRY out[4];
@@ -383,7 +411,8 @@ TEST_P(AllocSweep, ProcessSocketNotificationsNewRegistrations) {
       for (auto& e : rm) ASSERT_EQ(e.registrationResult, ERROR_SUCCESS);
       std::set<ULONG_PTR> removed;
       for (auto& e : drain(h))
-        if (e.dwNumberOfBytesTransferred & SOCK_NOTIFY_EVENT_REMOVE) removed.insert(e.lpCompletionKey);
+        if (e.dwNumberOfBytesTransferred & SOCK_NOTIFY_EVENT_REMOVE)
+          removed.insert(e.lpCompletionKey);
       EXPECT_EQ(removed.size(), static_cast<std::size_t>(kBatch));
     } else {
       ++failed;
@@ -406,8 +435,10 @@ TEST_P(AllocSweep, ProcessSocketNotificationsNewRegistrations) {
   ASSERT_LT(n, kMaxSweep);
   EXPECT_GT(failed, 0);
   EXPECT_EQ(open_fd_count(), fds_before);
-  std::printf("[ sweep    ] ProcessSocketNotifications, %d new registrations: %ld allocation(s), "
-              "%ld failed call(s)\n", kBatch, n, failed);
+  std::printf(
+      "[ sweep    ] ProcessSocketNotifications, %d new registrations: %ld allocation(s), "
+      "%ld failed call(s)\n",
+      kBatch, n, failed);
 }
 
 // REMOVE then ENABLE (a new key) of 32 registered sockets in one batch: each
@@ -425,8 +456,9 @@ TEST_P(AllocSweep, ProcessSocketNotificationsRemoveThenEnable) {
     ASSERT_NE(h, nullptr);
     std::vector<SOCK_NOTIFY_REGISTRATION> first;
     for (int i = 0; i < kSocks; ++i)
-      first.push_back(reg(b.socks[static_cast<std::size_t>(i)], 100 + static_cast<std::uintptr_t>(i),
-                          SOCK_NOTIFY_OP_ENABLE, SOCK_NOTIFY_REGISTER_EVENT_IN));
+      first.push_back(reg(b.socks[static_cast<std::size_t>(i)],
+                          100 + static_cast<std::uintptr_t>(i), SOCK_NOTIFY_OP_ENABLE,
+                          SOCK_NOTIFY_REGISTER_EVENT_IN));
     ASSERT_EQ(ProcessSocketNotifications(h, kSocks, first.data(), 0, 0, nullptr, nullptr),
               ERROR_SUCCESS);
     std::vector<SOCK_NOTIFY_REGISTRATION> regs;
@@ -473,8 +505,10 @@ TEST_P(AllocSweep, ProcessSocketNotificationsRemoveThenEnable) {
   }
   ASSERT_LT(n, kMaxSweep);
   EXPECT_GT(failed, 0);
-  std::printf("[ sweep    ] ProcessSocketNotifications, REMOVE+ENABLE of %d: %ld allocation(s), "
-              "%ld failed call(s)\n", kSocks, n, failed);
+  std::printf(
+      "[ sweep    ] ProcessSocketNotifications, REMOVE+ENABLE of %d: %ld allocation(s), "
+      "%ld failed call(s)\n",
+      kSocks, n, failed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, AllocSweep, ::testing::Values(false, true),
@@ -571,10 +605,12 @@ TEST(AllocSteadyState, WarmPortAllocatesNothing) {
     rc1 = apply(fresh);           // new registrations from recycled nodes
     for (int i = 0; i < 4; ++i) posted &= PostQueuedCompletionStatus(h, 1, 2, nullptr);
     ULONG got = 0;
-    for (int i = 0; i < 8 && GetQueuedCompletionStatusEx(h, e, 64, &got, 0, FALSE); ++i) taken += got;
+    for (int i = 0; i < 8 && GetQueuedCompletionStatusEx(h, e, 64, &got, 0, FALSE); ++i)
+      taken += got;
     rc2 = apply(rearm);  // re-arm in place
     rc3 = apply(remove2);
-    for (int i = 0; i < 8 && GetQueuedCompletionStatusEx(h, e, 64, &got, 0, FALSE); ++i) taken += got;
+    for (int i = 0; i < 8 && GetQueuedCompletionStatusEx(h, e, 64, &got, 0, FALSE); ++i)
+      taken += got;
     allocations = sc.allocations();
   }
   EXPECT_EQ(rc1, ERROR_SUCCESS);
@@ -590,9 +626,9 @@ TEST(AllocSteadyState, WarmPortAllocatesNothing) {
 // ---- first use, in a fresh process -------------------------------------------
 
 // Exit codes of a --fresh-child run.
-constexpr int kChildOk = 0;        // the Nth allocation failed and the contract held
-constexpr int kChildDone = 10;     // the Nth allocation was never reached (and it all worked)
-constexpr int kChildBroken = 20;   // a contract violation (printed on stderr)
+constexpr int kChildOk = 0;       // the Nth allocation failed and the contract held
+constexpr int kChildDone = 10;    // the Nth allocation was never reached (and it all worked)
+constexpr int kChildBroken = 20;  // a contract violation (printed on stderr)
 
 #define CHILD_CHECK(c)                                                          \
   do {                                                                          \
@@ -727,8 +763,8 @@ void sweep_fresh(const char* scenario) {
       int status = 0;
       ASSERT_EQ(::waitpid(pid, &status, 0), pid);
       ASSERT_TRUE(WIFEXITED(status))
-          << scenario << ": the process died of signal " << WTERMSIG(status)
-          << " when allocation #" << n << (persist ? " and all later ones" : "")
+          << scenario << ": the process died of signal " << WTERMSIG(status) << " when allocation #"
+          << n << (persist ? " and all later ones" : "")
           << " failed (first psn use in the process)";
       const int code = WEXITSTATUS(status);
       ASSERT_TRUE(code == kChildOk || code == kChildDone)
@@ -741,17 +777,31 @@ void sweep_fresh(const char* scenario) {
   }
 }
 
-TEST(FreshProcess, ProcessSocketNotificationsFirstUse) { sweep_fresh("process"); }
+TEST(FreshProcess, ProcessSocketNotificationsFirstUse) {
+  sweep_fresh("process");
+}
 
 // Regression: psn's process-wide tables were once allocated on first use with
 // a throwing `new` inside noexcept functions, so a failed allocation there was
 // std::terminate instead of a clean error. They now live in static storage.
-TEST(FreshProcess, CreateIoCompletionPortFirstUse) { sweep_fresh("create"); }
-TEST(FreshProcess, CloseSocketFirstUse) { sweep_fresh("closesocket"); }
-TEST(FreshProcess, CloseHandleMadeUpFirstUse) { sweep_fresh("bogus0"); }
-TEST(FreshProcess, PostMadeUpFirstUse) { sweep_fresh("bogus1"); }
-TEST(FreshProcess, GetQueuedCompletionStatusMadeUpFirstUse) { sweep_fresh("bogus2"); }
-TEST(FreshProcess, ProcessSocketNotificationsMadeUpFirstUse) { sweep_fresh("bogus3"); }
+TEST(FreshProcess, CreateIoCompletionPortFirstUse) {
+  sweep_fresh("create");
+}
+TEST(FreshProcess, CloseSocketFirstUse) {
+  sweep_fresh("closesocket");
+}
+TEST(FreshProcess, CloseHandleMadeUpFirstUse) {
+  sweep_fresh("bogus0");
+}
+TEST(FreshProcess, PostMadeUpFirstUse) {
+  sweep_fresh("bogus1");
+}
+TEST(FreshProcess, GetQueuedCompletionStatusMadeUpFirstUse) {
+  sweep_fresh("bogus2");
+}
+TEST(FreshProcess, ProcessSocketNotificationsMadeUpFirstUse) {
+  sweep_fresh("bogus3");
+}
 
 }  // namespace
 

@@ -1,5 +1,5 @@
 /*
- * demo_server.c - a multi-threaded TCP echo server on psn, written the way the
+ * mt_tcp_server.c - a multi-threaded TCP echo server on psn, written the way the
  * Windows documentation of ProcessSocketNotifications recommends.
  *
  * What it shows, for a developer who knows the Windows API:
