@@ -1,6 +1,7 @@
 #include "backend/uring_backend.hpp"
 
 #include <liburing.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,7 +44,7 @@ class uring_backend final : public epoll_backend {
 
   int apply_and_wait(std::span<change> changes, std::span<event> out,
                      int timeout_ms) noexcept override {
-    if (timeout_ms == 0 || changes.empty())
+    if (timeout_ms == 0 || changes.empty() || io_uring_sq_ready(&ring_) != 0)
       return epoll_backend::apply_and_wait(changes, out, timeout_ms);
     if (changes.size() > kMaxFused) {
       epoll_backend::apply(changes.first(changes.size() - kMaxFused));
@@ -74,6 +75,7 @@ class uring_backend final : public epoll_backend {
     io_uring_cqe* cqe = nullptr;
     count_entries(1);
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
+    submit_leftovers();
 
     int n = -1;  // the wait's result once its completion is seen
     reap(gen, changes, &n);
@@ -82,6 +84,16 @@ class uring_backend final : public epoll_backend {
   }
 
  private:
+  // The kernel normally takes every entry at once; should an enter have
+  // been refused before taking them all, submit the rest now, so no change
+  // of this call can reach the kernel in a later one.
+  void submit_leftovers() noexcept {
+    while (io_uring_sq_ready(&ring_) != 0) {
+      count_entries(1);
+      if (io_uring_submit(&ring_) < 0) ::sched_yield();
+    }
+  }
+
   // Consumes every completion in the ring, recording this call's.
   void reap(std::uint64_t gen, std::span<change> changes, int* wait_result) noexcept {
     unsigned head, seen = 0;
@@ -118,6 +130,7 @@ class uring_backend final : public epoll_backend {
       io_uring_cqe* cqe = nullptr;
       count_entries(1);
       io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      submit_leftovers();
       reap(gen, changes, &n);
     }
     return n;
