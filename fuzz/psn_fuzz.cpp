@@ -68,12 +68,12 @@ namespace {
 
 bool g_trace = false;
 
-#define TRACE(...)                        \
-  do {                                    \
-    if (g_trace) {                        \
-      std::fprintf(stderr, __VA_ARGS__);  \
-      std::fputc('\n', stderr);           \
-    }                                     \
+#define TRACE(...)                       \
+  do {                                   \
+    if (g_trace) {                       \
+      std::fprintf(stderr, __VA_ARGS__); \
+      std::fputc('\n', stderr);          \
+    }                                    \
   } while (0)
 
 [[noreturn]] void violated(int line, const char* what) {
@@ -82,20 +82,20 @@ bool g_trace = false;
   __builtin_trap();
 }
 
-#define CHECK(c)                         \
-  do {                                   \
-    if (!(c)) violated(__LINE__, #c);    \
+#define CHECK(c)                      \
+  do {                                \
+    if (!(c)) violated(__LINE__, #c); \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                              \
-  do {                                                                              \
-    const unsigned long long va_ = static_cast<unsigned long long>(a);              \
-    const unsigned long long vb_ = static_cast<unsigned long long>(b);              \
-    if (va_ != vb_) {                                                               \
-      std::fprintf(stderr, "psn_fuzz: %s = %llu (0x%llx), %s = %llu (0x%llx)\n", #a, \
-                   va_, va_, #b, vb_, vb_);                                         \
-      violated(__LINE__, #a " == " #b);                                             \
-    }                                                                               \
+#define CHECK_EQ(a, b)                                                                             \
+  do {                                                                                             \
+    const unsigned long long va_ = static_cast<unsigned long long>(a);                             \
+    const unsigned long long vb_ = static_cast<unsigned long long>(b);                             \
+    if (va_ != vb_) {                                                                              \
+      std::fprintf(stderr, "psn_fuzz: %s = %llu (0x%llx), %s = %llu (0x%llx)\n", #a, va_, va_, #b, \
+                   vb_, vb_);                                                                      \
+      violated(__LINE__, #a " == " #b);                                                            \
+    }                                                                                              \
   } while (0)
 
 // The harness itself could not set up what it needed (not a psn finding).
@@ -136,15 +136,15 @@ constexpr ULONG_PTR kUserKeyBit = ULONG_PTR{1} << 63;
 constexpr DWORD kSentinel = 0xA5A5A5A5u;
 
 enum class kind : std::uint8_t {
-  tcp,           // connected TCP socket; its peer is hidden
-  udp,           // connected UDP socket; its peer is hidden
-  unix_stream,   // socketpair(AF_UNIX, SOCK_STREAM); peer hidden
-  listener,      // listening TCP socket; clients hidden
-  tcp_fresh,     // socket() and nothing else
-  tcp_refused,   // non-blocking connect to a closed port
-  pipe,          // read end of a pipe (not a socket); write end hidden
-  closed_number, // a number that was free when chosen (may be reused later)
-  raw_number,    // -1, INT_MAX, huge, small numbers (stdio, psn's own descriptors)
+  tcp,            // connected TCP socket; its peer is hidden
+  udp,            // connected UDP socket; its peer is hidden
+  unix_stream,    // socketpair(AF_UNIX, SOCK_STREAM); peer hidden
+  listener,       // listening TCP socket; clients hidden
+  tcp_fresh,      // socket() and nothing else
+  tcp_refused,    // non-blocking connect to a closed port
+  pipe,           // read end of a pipe (not a socket); write end hidden
+  closed_number,  // a number that was free when chosen (may be reused later)
+  raw_number,     // -1, INT_MAX, huge, small numbers (stdio, psn's own descriptors)
   count
 };
 
@@ -161,12 +161,12 @@ struct fdrec {
   kind k = kind::tcp;
   bool socket = true;
   bool udp = false;
-  bool stream = false;     // tcp or unix stream (shutdown, linger)
+  bool stream = false;  // tcp or unix stream (shutdown, linger)
   bool tcp = false;
-  int peer = -1;           // the other end, if the harness holds it
-  int listener = -1;       // for a client: the listener it connected to
+  int peer = -1;      // the other end, if the harness holds it
+  int listener = -1;  // for a client: the listener it connected to
   std::vector<int> clients;
-  int writes = 0;          // datagrams sent (udp)
+  int writes = 0;             // datagrams sent (udp)
   std::uint64_t reg_key = 0;  // its live registration (enabled or disabled), 0 = none
 };
 
@@ -194,8 +194,8 @@ struct portrec {
   std::uint64_t uid = 0;
   HANDLE h = nullptr;
   bool open = false;
-  std::map<int, std::uint64_t> by_fd;            // psn's table: number -> key (live or stale)
-  std::deque<posted> posts;                      // posted, not yet taken (R3.3)
+  std::map<int, std::uint64_t> by_fd;               // psn's table: number -> key (live or stale)
+  std::deque<posted> posts;                         // posted, not yet taken (R3.3)
   std::map<std::uint64_t, std::uint64_t> removing;  // key -> seq of its REMOVE (R5.5)
 };
 
@@ -379,7 +379,9 @@ bool noticeable(int fd) {
   return S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) || (st.st_mode & S_IFMT) == 0;
 }
 
-bool fd_open(int fd) { return fd >= 0 && ::fcntl(fd, F_GETFD) >= 0; }
+bool fd_open(int fd) {
+  return fd >= 0 && ::fcntl(fd, F_GETFD) >= 0;
+}
 
 // Model and reality of closing one of our descriptors.
 void close_fd(world& w, int fd, bool via_closesocket, bool abort_conn) {
@@ -554,12 +556,12 @@ void deliver(world& w, portrec& p, const OVERLAPPED_ENTRY& e, bool have_internal
   CHECK(e.lpOverlapped == nullptr);
   if (have_internal) CHECK_EQ(e.Internal, 0);
   const DWORD mask = e.dwNumberOfBytesTransferred;
-  CHECK(mask != 0);                                // R5.10
+  CHECK(mask != 0);  // R5.10
   CHECK_EQ(mask & ~DWORD{SOCK_NOTIFY_EVENTS_ALL}, 0);
   auto it = w.keys.find(e.lpCompletionKey);
   CHECK(it != w.keys.end());  // a key this harness registered
   keyrec& k = it->second;
-  CHECK_EQ(k.port_uid, p.uid);  // on the port it was registered on
+  CHECK_EQ(k.port_uid, p.uid);                      // on the port it was registered on
   CHECK_EQ(mask & 7u & ~DWORD{k.filter_union}, 0);  // R5.10: only filtered conditions
   switch (k.s) {
     case keyrec::st::enabled:
@@ -761,9 +763,9 @@ SOCK_NOTIFY_REGISTRATION make_entry(world& w, reader& in) {
   std::memset(&e, 0, sizeof e);
   e.socket = w.pool[in.u8() % kSlots].fd;
   const std::uint8_t ob = in.u8();
-  static const UINT8 ops[] = {SOCK_NOTIFY_OP_NONE,    SOCK_NOTIFY_OP_ENABLE, SOCK_NOTIFY_OP_ENABLE,
-                              SOCK_NOTIFY_OP_ENABLE,  SOCK_NOTIFY_OP_DISABLE, SOCK_NOTIFY_OP_REMOVE,
-                              SOCK_NOTIFY_OP_REMOVE,  0};
+  static const UINT8 ops[] = {
+      SOCK_NOTIFY_OP_NONE,    SOCK_NOTIFY_OP_ENABLE, SOCK_NOTIFY_OP_ENABLE, SOCK_NOTIFY_OP_ENABLE,
+      SOCK_NOTIFY_OP_DISABLE, SOCK_NOTIFY_OP_REMOVE, SOCK_NOTIFY_OP_REMOVE, 0};
   e.operation = ob % 8 == 7 ? in.u8() : ops[ob % 8];  // any value, 3, 5, 6, ... too
   const std::uint8_t fb = in.u8();
   e.eventFilter = fb < 240 ? static_cast<UINT16>(fb & 7) : in.u16();
@@ -771,8 +773,9 @@ SOCK_NOTIFY_REGISTRATION make_entry(world& w, reader& in) {
   if (tb < 224) {
     static const UINT8 persistence[] = {0, SOCK_NOTIFY_TRIGGER_ONESHOT,
                                         SOCK_NOTIFY_TRIGGER_PERSISTENT};
-    e.triggerFlags = static_cast<UINT8>(
-        (tb & 1 ? SOCK_NOTIFY_TRIGGER_EDGE : SOCK_NOTIFY_TRIGGER_LEVEL) | persistence[(tb >> 1) % 3]);
+    e.triggerFlags =
+        static_cast<UINT8>((tb & 1 ? SOCK_NOTIFY_TRIGGER_EDGE : SOCK_NOTIFY_TRIGGER_LEVEL) |
+                           persistence[(tb >> 1) % 3]);
   } else {
     e.triggerFlags = in.u8();
   }
@@ -835,9 +838,9 @@ DWORD model_entry(world& w, portrec& p, const SOCK_NOTIFY_REGISTRATION& e,
       p.by_fd.erase(it);
     }
   }
-  if (!cur) return WSAENOTSOCK;                                  // R5.1, decisions 2
-  if (op != SOCK_NOTIFY_OP_ENABLE) return ERROR_NOT_FOUND;       // R5.4
-  if (cur->reg_key) {                                            // R5.3: on another port
+  if (!cur) return WSAENOTSOCK;                             // R5.1, decisions 2
+  if (op != SOCK_NOTIFY_OP_ENABLE) return ERROR_NOT_FOUND;  // R5.4
+  if (cur->reg_key) {                                       // R5.3: on another port
     CHECK(w.keys.at(cur->reg_key).port_uid != p.uid);
     return WSAEINVAL;
   }
@@ -870,8 +873,8 @@ void step_process(world& w, reader& in, bool dequeue) {
   std::vector<SOCK_NOTIFY_REGISTRATION> own_regs;
   std::vector<OVERLAPPED_ENTRY> own_ents;
   UINT32 own_got = 0xBEEF;
-  alignas(16) static unsigned char packed_buf[17 * sizeof(SOCK_NOTIFY_REGISTRATION) +
-                                              16 * sizeof(OVERLAPPED_ENTRY) + 16];
+  alignas(16) static unsigned char
+      packed_buf[17 * sizeof(SOCK_NOTIFY_REGISTRATION) + 16 * sizeof(OVERLAPPED_ENTRY) + 16];
   SOCK_NOTIFY_REGISTRATION* regs = nullptr;
   OVERLAPPED_ENTRY* ents = nullptr;
   UINT32* got = nullptr;
@@ -907,12 +910,11 @@ void step_process(world& w, reader& in, bool dequeue) {
     if (got) std::fprintf(stderr, ", got %u", *got);
     std::fputc('\n', stderr);
     for (UINT32 i = 0; i < n; ++i)
-      std::fprintf(stderr,
-                   "  [%u] fd %d op %u filter %#x trig %#x key %#llx -> %u (model %u)\n", i,
-                   regs[i].socket, regs[i].operation, regs[i].eventFilter, regs[i].triggerFlags,
-                   static_cast<unsigned long long>(
-                       reinterpret_cast<std::uintptr_t>(regs[i].completionKey)),
-                   regs[i].registrationResult, expected[i]);
+      std::fprintf(
+          stderr, "  [%u] fd %d op %u filter %#x trig %#x key %#llx -> %u (model %u)\n", i,
+          regs[i].socket, regs[i].operation, regs[i].eventFilter, regs[i].triggerFlags,
+          static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(regs[i].completionKey)),
+          regs[i].registrationResult, expected[i]);
   }
   if (!p) {
     CHECK_EQ(rc, WSA_INVALID_HANDLE);  // R3.2, R4.2
@@ -938,8 +940,8 @@ void step_bad_call(world& w, reader& in) {
   const std::uint8_t v = in.u8() % 10;
   const UINT32 n = 1 + in.u8() % 8;
   const ULONG cnt = 1 + in.u8() % 8;
-  alignas(16) static unsigned char buf[8 * sizeof(SOCK_NOTIFY_REGISTRATION) +
-                                       8 * sizeof(OVERLAPPED_ENTRY) + 64];
+  alignas(16) static unsigned char
+      buf[8 * sizeof(SOCK_NOTIFY_REGISTRATION) + 8 * sizeof(OVERLAPPED_ENTRY) + 64];
   std::memset(buf, 0x5A, sizeof buf);
   auto* regs = reinterpret_cast<SOCK_NOTIFY_REGISTRATION*>(buf);
   for (UINT32 i = 0; i < n; ++i) regs[i] = make_entry(w, in);
@@ -986,11 +988,11 @@ void step_bad_call(world& w, reader& in) {
       break;
     }
     case 8:  // the count inside the registrations
-      G = reinterpret_cast<UINT32*>(buf + 4 * (in.u8() % (n * sizeof(SOCK_NOTIFY_REGISTRATION) / 4)));
+      G = reinterpret_cast<UINT32*>(buf +
+                                    4 * (in.u8() % (n * sizeof(SOCK_NOTIFY_REGISTRATION) / 4)));
       break;
     default:  // the count inside the entries
-      G = reinterpret_cast<UINT32*>(ents_at +
-                                    4 * (in.u8() % (cnt * sizeof(OVERLAPPED_ENTRY) / 4)));
+      G = reinterpret_cast<UINT32*>(ents_at + 4 * (in.u8() % (cnt * sizeof(OVERLAPPED_ENTRY) / 4)));
       break;
   }
   unsigned char before[sizeof buf];
@@ -999,7 +1001,7 @@ void step_bad_call(world& w, reader& in) {
   DWORD rc = ProcessSocketNotifications(h, RC, R, T, C, E, G);
   TRACE("PSN call-level violation %u on %p -> %u", v, h, rc);
   CHECK(rc == WSAEINVAL || (!live && rc == WSA_INVALID_HANDLE));  // R4.2
-  CHECK(std::memcmp(before, buf, sizeof buf) == 0);  // nothing written
+  CHECK(std::memcmp(before, buf, sizeof buf) == 0);               // nothing written
 }
 
 // Make sockets ready, drain them, shut them down, close them.
@@ -1159,8 +1161,9 @@ void check_level_renotified(world& w, portrec& p) {
   }
   if (seen != want.size())
     for (auto& [key, ok] : want)
-      if (!ok) std::fprintf(stderr, "psn_fuzz: level OUT registration %#llx never came\n",
-                            static_cast<unsigned long long>(key));
+      if (!ok)
+        std::fprintf(stderr, "psn_fuzz: level OUT registration %#llx never came\n",
+                     static_cast<unsigned long long>(key));
   CHECK_EQ(seen, want.size());  // R5.7
 }
 
@@ -1177,10 +1180,9 @@ void run(const std::uint8_t* data, std::size_t size) {
   const int fds_before = count_fds();
   auto w = std::make_unique<world>();
   reader in(data, size);
-  static const kind initial[kSlots] = {kind::tcp,       kind::tcp,       kind::udp,
-                                       kind::unix_stream, kind::listener, kind::pipe,
-                                       kind::tcp_fresh, kind::tcp_refused, kind::closed_number,
-                                       kind::raw_number};
+  static const kind initial[kSlots] = {
+      kind::tcp,  kind::tcp,       kind::udp,         kind::unix_stream,   kind::listener,
+      kind::pipe, kind::tcp_fresh, kind::tcp_refused, kind::closed_number, kind::raw_number};
   for (int i = 0; i < kSlots; ++i) fill_slot(*w, i, initial[i], 0);
   for (int i = 0; i < 2; ++i) {
     HANDLE h = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1 + i);
@@ -1194,18 +1196,38 @@ void run(const std::uint8_t* data, std::size_t size) {
   }
   for (int steps = 0; steps < kMaxSteps && !in.empty(); ++steps) {
     switch (in.u8() % 17) {
-      case 0: step_create(*w, in); break;
-      case 1: step_close_port(*w, in); break;
+      case 0:
+        step_create(*w, in);
+        break;
+      case 1:
+        step_close_port(*w, in);
+        break;
       case 2:
-      case 3: step_process(*w, in, false); break;
+      case 3:
+        step_process(*w, in, false);
+        break;
       case 4:
-      case 5: step_process(*w, in, true); break;
-      case 6: step_bad_call(*w, in); break;
-      case 7: step_post(*w, in); break;
-      case 8: step_gqcs(*w, in); break;
-      case 9: step_gqcs_ex(*w, in); break;
-      case 10: step_dequeue_bad_params(*w, in); break;
-      default: step_socket(*w, in); break;
+      case 5:
+        step_process(*w, in, true);
+        break;
+      case 6:
+        step_bad_call(*w, in);
+        break;
+      case 7:
+        step_post(*w, in);
+        break;
+      case 8:
+        step_gqcs(*w, in);
+        break;
+      case 9:
+        step_gqcs_ex(*w, in);
+        break;
+      case 10:
+        step_dequeue_bad_params(*w, in);
+        break;
+      default:
+        step_socket(*w, in);
+        break;
     }
   }
   // The end: every port gives up its posted and REMOVE packets and closes
@@ -1227,8 +1249,7 @@ void run(const std::uint8_t* data, std::size_t size) {
   w.reset();
   const int fds_after = count_fds();
   if (fds_before != fds_after)
-    std::fprintf(stderr, "psn_fuzz: %d descriptors open before, %d after\n", fds_before,
-                 fds_after);
+    std::fprintf(stderr, "psn_fuzz: %d descriptors open before, %d after\n", fds_before, fds_after);
   CHECK_EQ(fds_after, fds_before);  // nothing outlives its port (R5.12), no leak
 }
 

@@ -130,8 +130,12 @@ int check_fallback() {
 // ENOSYS: an old or stripped kernel), the default is epoll, silently, and an
 // explicit request for io_uring fails with ERROR_NOT_SUPPORTED.
 TEST(Backends, R7_1_FallsBackToEpollWhenIoUringIsRefused) {
-  EXPECT_EQ(with_io_uring_blocked(EPERM, check_fallback), 0);
-  EXPECT_EQ(with_io_uring_blocked(ENOSYS, check_fallback), 0);
+  for (int err : {EPERM, ENOSYS}) {
+    const int status = with_io_uring_blocked(err, check_fallback);
+    if (status == 100)
+      GTEST_SKIP() << "this machine does not let a process install a seccomp filter";
+    EXPECT_EQ(status, 0) << "errno " << err << ": check " << status << " of check_fallback failed";
+  }
 }
 
 // SPEC 1: an unknown PSN_BACKEND fails port creation clearly rather than
