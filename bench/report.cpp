@@ -226,7 +226,7 @@ bool write_svg(const results& r, const std::string& path) {
   }
   const double hi = std::min(std::ceil(std::log2(top)), 7.0);      // up to 128x
   const double lo = std::max(std::floor(std::log2(bottom)), -3.0);  // down to 1/8
-  const int label_w = 90, plot_w = 600, bar_h = 14, gap = 4, head_h = 22, margin = 12;
+  const int label_w = 120, plot_w = 600, bar_h = 14, gap = 4, head_h = 22, margin = 12;
   const int width = margin * 2 + label_w + plot_w + 80;
   auto x_of = [&](double v) {
     const double l = std::clamp(std::log2(v), lo, hi);
