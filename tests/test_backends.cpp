@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "psn/psn.hpp"
@@ -302,6 +303,55 @@ TEST(Backends, R4_1_RearmThenDisableInOneWaitingCallEndsDisabled) {
   ASSERT_EQ(got, 1u);
   EXPECT_TRUE(is_note(out[0], 101, SOCK_NOTIFY_EVENT_IN));
   EXPECT_TRUE(quiet(port));
+  EXPECT_TRUE(CloseHandle(port));
+}
+
+// Regression (found by the fuzzer): a call with a 1 ms time-out whose time
+// ran out before it reached its kernel wait returned with its re-arms still
+// held back, so they applied late (the packet they make pending was not
+// delivered, against R4.5) and their results were later written into an
+// array the caller had already freed. Here another thread keeps the port
+// busy with long batches (thousands of changes under the port's lock), so
+// the call's deadline often passes while it waits for the lock.
+TEST(Backends, R4_5_FuzzRearmsOfACallWhoseTimeRanOutStillApply) {
+  HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 0);
+  ASSERT_NE(port, nullptr);
+  ReadyOneshots socks(port, 1);
+  // Quiet sockets for the other thread's batches: they never queue a packet.
+  constexpr int kQuiet = 3000;
+  std::vector<std::pair<Fd, Fd>> quiet_pairs;
+  std::vector<SOCK_NOTIFY_REGISTRATION> enable, disable;
+  for (int i = 0; i < kQuiet; ++i) {
+    quiet_pairs.push_back(unix_pair());
+    enable.push_back(reg(quiet_pairs.back().first, key(5000 + i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                         SOCK_NOTIFY_OP_ENABLE, SOCK_NOTIFY_TRIGGER_LEVEL));
+    disable.push_back(reg(quiet_pairs.back().first, nullptr, 0, SOCK_NOTIFY_OP_DISABLE, 0));
+  }
+  ASSERT_EQ(apply_all(port, enable), static_cast<DWORD>(ERROR_SUCCESS));
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    while (!stop.load()) {
+      apply_all(port, disable);
+      apply_all(port, enable);
+    }
+  });
+  int failures = 0, calls = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < until) {
+    auto regs = std::make_unique<SOCK_NOTIFY_REGISTRATION[]>(1);  // gone after each call
+    regs[0] = socks.rearm[0];
+    OVERLAPPED_ENTRY e{};
+    UINT32 got = 0;
+    DWORD rc = ProcessSocketNotifications(port, 1, regs.get(), 1, 1, &e, &got);
+    ++calls;
+    if (rc != ERROR_SUCCESS || got != 1 || regs[0].registrationResult != 0 ||
+        e.lpCompletionKey != 100)
+      ++failures;
+  }
+  stop = true;
+  busy.join();
+  EXPECT_GT(calls, 10);
+  EXPECT_EQ(failures, 0) << "of " << calls << " calls";
   EXPECT_TRUE(CloseHandle(port));
 }
 

@@ -332,6 +332,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   }
 
   std::uint32_t n = 0;
+  bool looked = false;  // has this call asked the kernel yet? (R4.5)
   if (running_ < concurrency_) {
     // Fill a short batch from the kernel without waiting, unless a poller
     // is already watching it for everyone. A call that found nothing and may
@@ -346,6 +347,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       // and must not crowd out the ones this call needs (R4.5). Extra
       // packets stay queued for later calls.
       look_locked(lock);
+      looked = true;
       if (closed_) return ERROR_ABANDONED_WAIT_0;
     }
     // The lock was let go while looking: other threads may have taken the
@@ -374,7 +376,19 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   for (;;) {
     if (w.st != waiter::status::waiting) break;
     int ms = infinite ? -1 : remaining_ms(deadline);
-    if (ms == 0) break;
+    // Held-back re-arms of this call still go to the kernel when its time
+    // has run out before it got here (then without waiting).
+    const bool rearms_pending = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+    if (ms == 0 && !rearms_pending) {
+      // R4.5: the time ran out before this call asked the kernel (say it
+      // waited long for the port's lock); it still gets what its own
+      // registrations made pending, as a call with time-out 0 would.
+      if (looked || closed_) break;
+      look_locked(lock);
+      looked = true;
+      dispatch_locked(wl, &w);
+      continue;
+    }
     if (!poller_active_ && queue_.empty() && running_ < concurrency_) {
       // Become the poller: wait in the kernel on behalf of every waiter,
       // applying this call's held-back re-arms in the same kernel entry.
@@ -404,8 +418,17 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       interrupt_pending_ = false;
       w.in_kernel = false;
       w.signal.store(0, std::memory_order_relaxed);
+      looked = true;
       enqueue_events_locked(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
       dispatch_locked(wl, &w);  // may hand packets to this thread too
+    } else if (rearms_pending) {
+      // Someone else polls: apply them now and look, as a call that does
+      // not wait would (R4.1, R4.5).
+      quiesce_locked(lock);
+      flush_deferred_locked();
+      look_locked(lock);
+      looked = true;
+      dispatch_locked(wl, &w);
     } else {
       w.signal.store(0, std::memory_order_relaxed);
       lock.unlock();
@@ -413,6 +436,13 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       futex_wait(&w.signal, 0, infinite ? nullptr : &deadline);
       lock.lock();
     }
+  }
+
+  // No call returns with its re-arms held back: they would be settled into
+  // an entry array that is gone (found by the fuzzer).
+  if (defer_token && !deferred_.empty() && deferred_owner_ == defer_token) {
+    quiesce_locked(lock);
+    flush_deferred_locked();
   }
 
   std::uint32_t rc;
