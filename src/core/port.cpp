@@ -323,7 +323,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   // it is about to be the poller with nobody else on the port; otherwise now,
   // before anything is looked at (R4.1). Fusing with other threads around
   // would make each of them wait for the fused enter to end (see inflight_).
-  const bool mine = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+  const bool mine = holds_rearms_of(defer_token);
   if (mine && !(timeout_ms != 0 && queue_.empty() && !poller_active_ && waiters_.empty() &&
                 running_ == 0 && direct_looks_ == 0)) {
     quiesce_locked(lock);
@@ -378,7 +378,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
     int ms = infinite ? -1 : remaining_ms(deadline);
     // Held-back re-arms of this call still go to the kernel when its time
     // has run out before it got here (then without waiting).
-    const bool rearms_pending = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+    const bool rearms_pending = holds_rearms_of(defer_token);
     if (ms == 0 && !rearms_pending) {
       // R4.5: the time ran out before this call asked the kernel (say it
       // waited long for the port's lock); it still gets what its own
@@ -392,7 +392,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
     if (!poller_active_ && queue_.empty() && running_ < concurrency_) {
       // Become the poller: wait in the kernel on behalf of every waiter,
       // applying this call's held-back re-arms in the same kernel entry.
-      bool fused = defer_token && !deferred_.empty() && deferred_owner_ == defer_token;
+      bool fused = rearms_pending;
       if (fused && direct_looks_ > 0) {
         flush_deferred_locked();  // a look is in the kernel: no fused enter now
         fused = false;
@@ -440,7 +440,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
 
   // No call returns with its re-arms held back: they would be settled into
   // an entry array that is gone (found by the fuzzer).
-  if (defer_token && !deferred_.empty() && deferred_owner_ == defer_token) {
+  if (holds_rearms_of(defer_token)) {
     quiesce_locked(lock);
     flush_deferred_locked();
   }

@@ -100,6 +100,10 @@ class port {
   void flush_deferred_locked() noexcept;
   void settle_deferred_locked() noexcept;
   void forget_deferred_locked() noexcept;
+  // Whether re-arms of the call named by `token` are held back.
+  bool holds_rearms_of(const void* token) const noexcept {
+    return token && !deferred_.empty() && deferred_owner_ == token;
+  }
 
   std::mutex mu_;
   std::unique_ptr<backends::backend> backend_;
