@@ -517,7 +517,8 @@ void port::free_registration(registration* r) noexcept {
   ++free_regs_count_;
 }
 
-int port::ctl_locked(backends::change::kind what, registration* r) noexcept {
+// What the kernel is asked for a registration as it stands now.
+backends::change port::change_for(backends::change::kind what, const registration* r) noexcept {
   backends::change c;
   c.what = what;
   c.fd = r->fd;
@@ -525,6 +526,11 @@ int port::ctl_locked(backends::change::kind what, registration* r) noexcept {
   c.interest.filter = r->filter;
   c.interest.edge = r->edge || r->parked;
   c.interest.oneshot = r->oneshot;
+  return c;
+}
+
+int port::ctl_locked(backends::change::kind what, registration* r) noexcept {
+  backends::change c = change_for(what, r);
   ++changes_applied_;
   backend_->apply(std::span<backends::change>(&c, 1));
   return c.result;
@@ -712,12 +718,7 @@ std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) 
       // R7.2: hold the re-arm back for the call's wait. Its result is
       // success unless the kernel refuses it; settle_deferred_locked() then
       // corrects the entry as the immediate path would have decided.
-      backends::change c;
-      c.what = backends::change::kind::modify;
-      c.fd = fd;
-      c.cookie = r->cookie();
-      c.interest = {filter, edge, oneshot};
-      deferred_changes_.push_back(c);  // within reserved capacity
+      deferred_changes_.push_back(change_for(backends::change::kind::modify, r));  // reserved
       deferred_.push_back({r, &e, saved.filter, saved.edge, saved.oneshot, saved.parked, saved.st});
       r->deferred = true;
       r->st = registration::state::enabled;

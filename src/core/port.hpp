@@ -89,6 +89,7 @@ class port {
   std::uint32_t enable_locked(SOCK_NOTIFY_REGISTRATION& r, registration* rec) noexcept;
   std::uint32_t not_registered_result(int fd) noexcept;
   registration* lookup_locked(int fd) const noexcept;
+  static backends::change change_for(backends::change::kind what, const registration* rec) noexcept;
   int ctl_locked(backends::change::kind what, registration* rec) noexcept;
   void remove_locked(registration* rec) noexcept;
   void drop_locked(registration* rec) noexcept;
