@@ -3,7 +3,7 @@ BUILD ?= build
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
-DEBS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev \
+DEBS := cmake ninja-build g++ clang-14 pkg-config libgtest-dev libgmock-dev \
         libevent-dev libev-dev libuv1-dev libboost-dev liburing-dev wrk redis-tools python3
 
 .PHONY: all deps build demo test test-asan test-tsan bench fuzz install clean format
@@ -63,3 +63,4 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+

@@ -1,11 +1,12 @@
 /*
  * mt_tcp_server.c - a multi-threaded TCP echo server on psn, written the way the
- * Windows documentation of ProcessSocketNotifications recommends.
+ * Windows documentation of ProcessSocketNotifications recommends, as a plain
+ * Windows program: Winsock and Win32 only, built on Linux through psn-win32.
  *
  * What it shows, for a developer who knows the Windows API:
  *
  *   - One I/O completion port (CreateIoCompletionPort) shared by a pool of
- *     server threads (default 4, --threads N).
+ *     server threads (CreateThread; default 4, --threads N).
  *   - Every socket is registered ONE-SHOT and LEVEL-TRIGGERED. When a thread
  *     takes a notification, the registration is disabled, so no other thread
  *     can get a packet for the same socket: the connection's state belongs to
@@ -19,37 +20,35 @@
  *     connection reads end-of-file (or fails). After the REMOVE packet no other
  *     packet can carry that context's address, so freeing it there is safe.
  *   - Shutdown: PostQueuedCompletionStatus with a special completion key tells
- *     each server thread to stop.
+ *     each server thread to stop; the main thread then waits for each thread
+ *     handle (WaitForSingleObject) and closes it.
  *
  * The clients live in the same program (default 200, --clients N) on a few
  * threads with ordinary blocking sockets. Each client sends --bytes N
- * (default 64 KiB) in chunks, reads the echo back and verifies every byte.
+ * (default 64 KiB) in chunks, reads the echo back and verifies every byte,
+ * then shuts down its sending side (shutdown SD_SEND) and expects end-of-file.
  * At the end the program prints a summary and exits non-zero unless every
- * byte is accounted for. A watchdog fails the run after --timeout S seconds
- * (default 60). --small-buffers shrinks the socket buffers so that echoes
- * often cannot be sent at once and the server waits for OUT.
+ * byte is accounted for. A watchdog thread, waiting on an event, fails the run
+ * after --timeout S seconds (default 60). --small-buffers shrinks the socket
+ * buffers so that echoes often cannot be sent at once and the server waits
+ * for OUT.
  *
- * The completion-port and socket-notification calls are exactly the Windows
- * ones, from <psn/psn.h>. The rest is plain POSIX where a Windows program
- * would use Winsock and CreateThread: recv/send/accept, pthreads.
+ * Sockets are non-blocking through ioctlsocket(FIONBIO); "would block" is
+ * WSAGetLastError() == WSAEWOULDBLOCK. Counters shared between threads use
+ * the Interlocked functions; time comes from QueryPerformanceCounter.
  */
-#define _POSIX_C_SOURCE 200809L
+/* On Windows <winsock2.h> must come before <windows.h>: keep this order. */
+/* clang-format off */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+/* clang-format on */
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <psn/psn.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#pragma comment(lib, "Ws2_32.lib")
 
 /* ------------------------------------------------------------------------- */
 /* Settings                                                                   */
@@ -81,8 +80,8 @@ static char g_stop_key_tag;
  * touches it (one-shot registrations make that exclusive). */
 typedef struct connection {
   SOCKET socket;
-  size_t pending; /* bytes in buf still to be echoed */
-  size_t sent;    /* of those, already sent */
+  int pending; /* bytes in buf still to be echoed */
+  int sent;    /* of those, already sent */
   char buf[CONN_BUFFER];
 } connection;
 
@@ -100,30 +99,29 @@ typedef struct server_stats {
 
 static HANDLE g_port;
 static SOCKET g_listener = INVALID_SOCKET;
-static struct sockaddr_in g_listen_addr;
+static SOCKADDR_IN g_listen_addr;
 
-static atomic_ullong g_accepted; /* connections accepted so far */
-static atomic_ullong g_live;     /* contexts allocated and not yet freed */
-static atomic_int g_finished;    /* set when the run is over (for the watchdog) */
+static volatile LONG64 g_accepted; /* connections accepted so far */
+static volatile LONG64 g_live;     /* contexts allocated and not yet freed */
+static HANDLE g_finished;          /* manual-reset event: the run is over (for the watchdog) */
 
 /* ------------------------------------------------------------------------- */
 /* Small helpers                                                              */
 
+static LONG64 read_counter(volatile LONG64* counter) {
+  return InterlockedCompareExchange64(counter, 0, 0);
+}
+
 static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  LARGE_INTEGER frequency, now;
+  QueryPerformanceFrequency(&frequency);
+  QueryPerformanceCounter(&now);
+  return (double)now.QuadPart / (double)frequency.QuadPart;
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-static int set_nonblocking(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+static int set_nonblocking(SOCKET s) {
+  u_long nonblocking = 1;
+  return ioctlsocket(s, FIONBIO, &nonblocking) == 0;
 }
 
 /* The byte a client sends at `offset` of its stream: easy to verify, and
@@ -134,7 +132,7 @@ static unsigned char pattern_byte(unsigned client, size_t offset) {
 
 static SOCK_NOTIFY_REGISTRATION registration(SOCKET s, PVOID key, UINT16 filter, UINT8 op) {
   SOCK_NOTIFY_REGISTRATION r;
-  memset(&r, 0, sizeof r);
+  ZeroMemory(&r, sizeof r);
   r.socket = s;
   r.completionKey = key;
   r.eventFilter = filter;
@@ -175,13 +173,11 @@ static void remove_connection(change_list* changes, connection* c) {
 /* Sends as much of the pending echo as the socket takes. Returns 0 on error. */
 static int flush_echo(connection* c, server_stats* st) {
   while (c->sent < c->pending) {
-    ssize_t n = send(c->socket, c->buf + c->sent, c->pending - c->sent, MSG_NOSIGNAL);
+    int n = send(c->socket, c->buf + c->sent, c->pending - c->sent, 0);
     if (n > 0) {
-      c->sent += (size_t)n;
+      c->sent += n;
       st->bytes_echoed += (unsigned long long)n;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    } else if (n == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK) {
       return 1; /* the rest goes when OUT says there is room */
     } else {
       return 0;
@@ -206,23 +202,20 @@ static void serve_connection(connection* c, UINT32 events, change_list* changes,
       return;
     }
   } else if (events & (SOCK_NOTIFY_EVENT_IN | SOCK_NOTIFY_EVENT_HANGUP)) {
-    ssize_t n;
-    do {
-      n = recv(c->socket, c->buf, sizeof c->buf, 0);
-    } while (n < 0 && errno == EINTR);
+    int n = recv(c->socket, c->buf, (int)sizeof c->buf, 0);
     if (n == 0) {
       /* The client finished sending: end the registration. */
       remove_connection(changes, c);
       return;
     }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    if (n == SOCKET_ERROR && WSAGetLastError() != WSAEWOULDBLOCK) {
       ++st->failures;
       remove_connection(changes, c);
       return;
     }
     if (n > 0) {
       st->bytes_received += (unsigned long long)n;
-      c->pending = (size_t)n;
+      c->pending = n;
       c->sent = 0;
       if (!flush_echo(c, st)) {
         ++st->failures;
@@ -242,35 +235,37 @@ static void serve_listener(UINT32 events, change_list* changes, server_stats* st
   int i;
   if (events & SOCK_NOTIFY_EVENT_ERR) ++st->failures;
   for (i = 0; i < ACCEPTS_PER_WAKEUP; ++i) {
-    int one = 1;
+    BOOL nodelay = TRUE;
     connection* c;
     SOCKET s = accept(g_listener, NULL, NULL);
-    if (s < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) ++st->failures;
+    if (s == INVALID_SOCKET) {
+      int error = WSAGetLastError();
+      if (error != WSAEWOULDBLOCK && error != WSAECONNABORTED && error != WSAECONNRESET)
+        ++st->failures;
       break;
     }
     if (!set_nonblocking(s)) {
       ++st->failures;
-      close(s);
+      closesocket(s);
       continue;
     }
-    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char*)&nodelay, (int)sizeof nodelay);
     if (g_small_buffers) {
       int size = 4096;
-      setsockopt(s, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+      setsockopt(s, SOL_SOCKET, SO_SNDBUF, (const char*)&size, (int)sizeof size);
     }
-    c = malloc(sizeof *c);
+    c = (connection*)malloc(sizeof *c);
     if (c == NULL) {
       ++st->failures;
-      close(s);
+      closesocket(s);
       continue;
     }
     c->socket = s;
     c->pending = c->sent = 0;
     ++st->accepted;
-    atomic_fetch_add(&g_live, 1);
-    atomic_fetch_add(&g_accepted, 1);
+    /* live before accepted: main waits for accepted == clients && live == 0 */
+    InterlockedIncrement64(&g_live);
+    InterlockedIncrement64(&g_accepted);
     add_change(changes,
                registration(s, c, SOCK_NOTIFY_REGISTER_EVENT_IN | SOCK_NOTIFY_REGISTER_EVENT_HANGUP,
                             SOCK_NOTIFY_OP_ENABLE));
@@ -284,7 +279,7 @@ static void retire_connection(connection* c, server_stats* st) {
   if (closesocket(c->socket) != 0) ++st->failures;
   free(c);
   ++st->contexts_freed;
-  atomic_fetch_sub(&g_live, 1);
+  InterlockedDecrement64(&g_live);
 }
 
 static void count_events(UINT32 ev, server_stats* st) {
@@ -295,8 +290,8 @@ static void count_events(UINT32 ev, server_stats* st) {
   if (ev & SOCK_NOTIFY_EVENT_REMOVE) ++st->packets_remove;
 }
 
-static void* server_thread(void* arg) {
-  server_stats* st = arg;
+static DWORD WINAPI server_thread(LPVOID arg) {
+  server_stats* st = (server_stats*)arg;
   change_list changes;
   OVERLAPPED_ENTRY entries[MAX_BATCH];
   int stop = 0;
@@ -316,8 +311,9 @@ static void* server_thread(void* arg) {
     }
     for (i = 0; i < changes.count; ++i) {
       if (changes.items[i].registrationResult != ERROR_SUCCESS) {
-        fprintf(stderr, "server: registration of socket %d failed with %lu\n",
-                changes.items[i].socket, (unsigned long)changes.items[i].registrationResult);
+        fprintf(stderr, "server: registration of socket %llu failed with %lu\n",
+                (unsigned long long)changes.items[i].socket,
+                (unsigned long)changes.items[i].registrationResult);
         ++st->failures;
       }
     }
@@ -358,67 +354,65 @@ static void* server_thread(void* arg) {
     DWORD rc = ProcessSocketNotifications(g_port, changes.count, changes.items, 0, 0, NULL, NULL);
     if (rc != ERROR_SUCCESS) ++st->failures;
   }
-  return NULL;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------- */
 /* Clients: blocking sockets, several connections per thread                  */
 
 typedef struct client_thread {
-  pthread_t thread;
+  HANDLE thread;
   unsigned first, step; /* clients first, first+step, ... */
   unsigned long long bytes_sent, bytes_verified, mismatches, failures;
 } client_thread;
 
-static int send_all(int fd, const unsigned char* p, size_t n) {
+static int send_all(SOCKET s, const unsigned char* p, int n) {
   while (n > 0) {
-    ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
-    if (r < 0 && errno == EINTR) continue;
+    int r = send(s, (const char*)p, n, 0);
     if (r <= 0) return 0;
     p += r;
-    n -= (size_t)r;
+    n -= r;
   }
   return 1;
 }
 
-static int recv_all(int fd, unsigned char* p, size_t n) {
+static int recv_all(SOCKET s, unsigned char* p, int n) {
   while (n > 0) {
-    ssize_t r = recv(fd, p, n, 0);
-    if (r < 0 && errno == EINTR) continue;
+    int r = recv(s, (char*)p, n, 0);
     if (r <= 0) return 0;
     p += r;
-    n -= (size_t)r;
+    n -= r;
   }
   return 1;
 }
 
-static void* client_thread_main(void* arg) {
-  client_thread* t = arg;
+static DWORD WINAPI client_thread_main(LPVOID arg) {
+  client_thread* t = (client_thread*)arg;
   unsigned count = 0, i, id;
-  int* fds;
+  SOCKET* socks;
   unsigned char out[CLIENT_CHUNK], in[CLIENT_CHUNK];
   size_t offset;
 
   for (id = t->first; id < g_clients; id += t->step) ++count;
-  fds = calloc(count ? count : 1, sizeof *fds);
-  if (fds == NULL) {
+  socks = (SOCKET*)calloc(count ? count : 1, sizeof *socks);
+  if (socks == NULL) {
     ++t->failures;
-    return NULL;
+    return 1;
   }
 
   /* Open every connection first, so they are all live on the server at once. */
   for (i = 0; i < count; ++i) {
-    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-    if (fds[i] >= 0 && g_small_buffers) {
+    socks[i] = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (socks[i] != INVALID_SOCKET && g_small_buffers) {
       int size = 4096;
-      setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+      setsockopt(socks[i], SOL_SOCKET, SO_RCVBUF, (const char*)&size, (int)sizeof size);
     }
-    if (fds[i] < 0 ||
-        connect(fds[i], (const struct sockaddr*)&g_listen_addr, sizeof g_listen_addr) != 0) {
-      perror("client: connect");
+    if (socks[i] == INVALID_SOCKET ||
+        connect(socks[i], (const SOCKADDR*)&g_listen_addr, (int)sizeof g_listen_addr) != 0) {
+      fprintf(stderr, "client: connect failed: %d\n", WSAGetLastError());
       ++t->failures;
-      if (fds[i] >= 0) close(fds[i]);
-      fds[i] = -1;
+      if (socks[i] != INVALID_SOCKET) closesocket(socks[i]);
+      socks[i] = INVALID_SOCKET;
     }
   }
 
@@ -428,25 +422,25 @@ static void* client_thread_main(void* arg) {
         g_bytes_per_client - offset < CLIENT_CHUNK ? g_bytes_per_client - offset : CLIENT_CHUNK;
     for (i = 0, id = t->first; i < count; ++i, id += t->step) {
       size_t k;
-      if (fds[i] < 0) continue;
+      if (socks[i] == INVALID_SOCKET) continue;
       for (k = 0; k < n; ++k) out[k] = pattern_byte(id, offset + k);
-      if (!send_all(fds[i], out, n)) {
-        perror("client: send");
+      if (!send_all(socks[i], out, (int)n)) {
+        fprintf(stderr, "client %u: send failed: %d\n", id, WSAGetLastError());
         ++t->failures;
-        close(fds[i]);
-        fds[i] = -1;
+        closesocket(socks[i]);
+        socks[i] = INVALID_SOCKET;
         continue;
       }
       t->bytes_sent += n;
     }
     for (i = 0, id = t->first; i < count; ++i, id += t->step) {
       size_t k;
-      if (fds[i] < 0) continue;
-      if (!recv_all(fds[i], in, n)) {
+      if (socks[i] == INVALID_SOCKET) continue;
+      if (!recv_all(socks[i], in, (int)n)) {
         fprintf(stderr, "client %u: echo cut short\n", id);
         ++t->failures;
-        close(fds[i]);
-        fds[i] = -1;
+        closesocket(socks[i]);
+        socks[i] = INVALID_SOCKET;
         continue;
       }
       for (k = 0; k < n; ++k) {
@@ -459,55 +453,52 @@ static void* client_thread_main(void* arg) {
   /* Done sending: the server sees end-of-file, removes the registration and
    * closes its side when the REMOVE packet arrives; we see end-of-file. */
   for (i = 0; i < count; ++i)
-    if (fds[i] >= 0 && shutdown(fds[i], SHUT_WR) != 0) ++t->failures;
+    if (socks[i] != INVALID_SOCKET && shutdown(socks[i], SD_SEND) != 0) ++t->failures;
   for (i = 0, id = t->first; i < count; ++i, id += t->step) {
-    unsigned char extra;
-    ssize_t r;
-    if (fds[i] < 0) continue;
-    do {
-      r = recv(fds[i], &extra, 1, 0);
-    } while (r < 0 && errno == EINTR);
+    char extra;
+    int r;
+    if (socks[i] == INVALID_SOCKET) continue;
+    r = recv(socks[i], &extra, 1, 0);
     if (r != 0) {
-      fprintf(stderr, "client %u: expected end-of-file, got %zd\n", id, r);
+      fprintf(stderr, "client %u: expected end-of-file, got %d (error %d)\n", id, r,
+              r < 0 ? WSAGetLastError() : 0);
       ++t->failures;
     }
-    close(fds[i]);
+    closesocket(socks[i]);
   }
-  free(fds);
-  return NULL;
+  free(socks);
+  return 0;
 }
 
 /* ------------------------------------------------------------------------- */
 /* Watchdog                                                                   */
 
-static void* watchdog_main(void* arg) {
-  double deadline = now_seconds() + (double)g_timeout_s;
-  (void)arg;
-  while (!atomic_load(&g_finished)) {
-    if (now_seconds() > deadline) {
-      fprintf(stderr,
-              "watchdog: the demo did not finish within %u s "
-              "(accepted %llu, live contexts %llu)\n",
-              g_timeout_s, (unsigned long long)atomic_load(&g_accepted),
-              (unsigned long long)atomic_load(&g_live));
-      fflush(stderr);
-      _exit(3);
-    }
-    sleep_ms(50);
-  }
-  return NULL;
+/* Waits for g_finished; if the run takes longer than --timeout, fails it. */
+static DWORD WINAPI watchdog_main(LPVOID arg) {
+  UNREFERENCED_PARAMETER(arg);
+  if (WaitForSingleObject(g_finished, (DWORD)g_timeout_s * 1000u) == WAIT_OBJECT_0) return 0;
+  fprintf(stderr,
+          "watchdog: the demo did not finish within %u s "
+          "(accepted %lld, live contexts %lld)\n",
+          g_timeout_s, (long long)read_counter(&g_accepted), (long long)read_counter(&g_live));
+  fflush(stderr);
+  _Exit(3);
 }
 
 /* ------------------------------------------------------------------------- */
 /* Main                                                                       */
 
+/* A decimal number in [min, max], by hand: digits only, no sign, no overflow. */
 static int parse_unsigned(const char* s, unsigned long long min, unsigned long long max,
                           unsigned long long* out) {
-  char* end;
-  unsigned long long v;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < min || v > max) return 0;
+  unsigned long long v = 0;
+  if (*s == '\0') return 0;
+  for (; *s != '\0'; ++s) {
+    if (*s < '0' || *s > '9') return 0;
+    v = v * 10 + (unsigned long long)(*s - '0');
+    if (v > max) return 0;
+  }
+  if (v < min) return 0;
   *out = v;
   return 1;
 }
@@ -553,16 +544,16 @@ static int parse_args(int argc, char** argv) {
 }
 
 static int open_listener(void) {
-  socklen_t len = sizeof g_listen_addr;
-  g_listener = socket(AF_INET, SOCK_STREAM, 0);
-  if (g_listener < 0) return 0;
-  memset(&g_listen_addr, 0, sizeof g_listen_addr);
+  int len = (int)sizeof g_listen_addr;
+  g_listener = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (g_listener == INVALID_SOCKET) return 0;
+  ZeroMemory(&g_listen_addr, sizeof g_listen_addr);
   g_listen_addr.sin_family = AF_INET;
   g_listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   g_listen_addr.sin_port = 0; /* an ephemeral port */
-  return bind(g_listener, (struct sockaddr*)&g_listen_addr, sizeof g_listen_addr) == 0 &&
+  return bind(g_listener, (const SOCKADDR*)&g_listen_addr, (int)sizeof g_listen_addr) == 0 &&
          listen(g_listener, SOMAXCONN) == 0 &&
-         getsockname(g_listener, (struct sockaddr*)&g_listen_addr, &len) == 0 &&
+         getsockname(g_listener, (SOCKADDR*)&g_listen_addr, &len) == 0 &&
          set_nonblocking(g_listener);
 }
 
@@ -572,8 +563,9 @@ static int expect(int ok, const char* what) {
 }
 
 int main(int argc, char** argv) {
-  pthread_t watchdog;
-  pthread_t* servers;
+  WSADATA wsa;
+  HANDLE watchdog;
+  HANDLE* servers;
   server_stats* sstats;
   client_thread clients[MAX_CLIENT_THREADS];
   unsigned nclient_threads, i;
@@ -589,7 +581,15 @@ int main(int argc, char** argv) {
   expected_bytes = (unsigned long long)g_clients * g_bytes_per_client;
   nclient_threads = g_clients < MAX_CLIENT_THREADS ? g_clients : MAX_CLIENT_THREADS;
 
-  if (pthread_create(&watchdog, NULL, watchdog_main, NULL) != 0) return 1;
+  if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+    fprintf(stderr, "WSAStartup failed\n");
+    return 1;
+  }
+
+  g_finished = CreateEvent(NULL, TRUE, FALSE, NULL);
+  if (g_finished == NULL) return 1;
+  watchdog = CreateThread(NULL, 0, watchdog_main, NULL, 0, NULL);
+  if (watchdog == NULL) return 1;
   t0 = now_seconds();
 
   /* One completion port; 0 = as many running threads as processors. */
@@ -599,7 +599,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!open_listener()) {
-    perror("listener");
+    fprintf(stderr, "listener: error %d\n", WSAGetLastError());
     return 1;
   }
   printf("psn echo demo: %u server threads, %u clients x %zu bytes, listening on 127.0.0.1:%u\n",
@@ -615,27 +615,30 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  servers = calloc(g_server_threads, sizeof *servers);
-  sstats = calloc(g_server_threads, sizeof *sstats);
+  servers = (HANDLE*)calloc(g_server_threads, sizeof *servers);
+  sstats = (server_stats*)calloc(g_server_threads, sizeof *sstats);
   if (servers == NULL || sstats == NULL) return 1;
   for (i = 0; i < g_server_threads; ++i) {
-    if (pthread_create(&servers[i], NULL, server_thread, &sstats[i]) != 0) {
-      fprintf(stderr, "cannot start server thread %u\n", i);
+    servers[i] = CreateThread(NULL, 0, server_thread, &sstats[i], 0, NULL);
+    if (servers[i] == NULL) {
+      fprintf(stderr, "cannot start server thread %u: %lu\n", i, (unsigned long)GetLastError());
       return 1;
     }
   }
 
-  memset(clients, 0, sizeof clients);
+  ZeroMemory(clients, sizeof clients);
   for (i = 0; i < nclient_threads; ++i) {
     clients[i].first = i;
     clients[i].step = nclient_threads;
-    if (pthread_create(&clients[i].thread, NULL, client_thread_main, &clients[i]) != 0) {
-      fprintf(stderr, "cannot start client thread %u\n", i);
+    clients[i].thread = CreateThread(NULL, 0, client_thread_main, &clients[i], 0, NULL);
+    if (clients[i].thread == NULL) {
+      fprintf(stderr, "cannot start client thread %u: %lu\n", i, (unsigned long)GetLastError());
       return 1;
     }
   }
   for (i = 0; i < nclient_threads; ++i) {
-    pthread_join(clients[i].thread, NULL);
+    WaitForSingleObject(clients[i].thread, INFINITE);
+    CloseHandle(clients[i].thread);
     sent += clients[i].bytes_sent;
     verified += clients[i].bytes_verified;
     mismatches += clients[i].mismatches;
@@ -644,9 +647,9 @@ int main(int argc, char** argv) {
 
   /* Every client saw end-of-file, so every REMOVE has been issued; wait for
    * the server threads to free the last contexts. */
-  while (atomic_load(&g_live) != 0 || atomic_load(&g_accepted) < g_clients) {
-    if (client_failures != 0 && atomic_load(&g_live) == 0) break;
-    sleep_ms(5);
+  while (read_counter(&g_live) != 0 || read_counter(&g_accepted) < (LONG64)g_clients) {
+    if (client_failures != 0 && read_counter(&g_live) == 0) break;
+    Sleep(5);
   }
 
   /* Tell each server thread to stop, then wait for them. */
@@ -656,10 +659,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  memset(&total, 0, sizeof total);
+  ZeroMemory(&total, sizeof total);
   for (i = 0; i < g_server_threads; ++i) {
     server_stats* s = &sstats[i];
-    pthread_join(servers[i], NULL);
+    WaitForSingleObject(servers[i], INFINITE);
+    CloseHandle(servers[i]);
     total.accepted += s->accepted;
     total.bytes_received += s->bytes_received;
     total.bytes_echoed += s->bytes_echoed;
@@ -681,8 +685,10 @@ int main(int argc, char** argv) {
     ok = 0;
   }
   closesocket(g_listener);
-  atomic_store(&g_finished, 1);
-  pthread_join(watchdog, NULL);
+  SetEvent(g_finished);
+  WaitForSingleObject(watchdog, INFINITE);
+  CloseHandle(watchdog);
+  CloseHandle(g_finished);
 
   printf("summary\n");
   printf("  connections accepted      %llu\n", total.accepted);
@@ -706,7 +712,7 @@ int main(int argc, char** argv) {
   ok &= expect(total.bytes_echoed == expected_bytes, "server echoed every byte");
   ok &= expect(verified == expected_bytes && mismatches == 0, "clients got every byte back intact");
   ok &= expect(total.packets_remove == total.accepted, "one REMOVE packet per connection");
-  ok &= expect(total.contexts_freed == total.accepted && atomic_load(&g_live) == 0,
+  ok &= expect(total.contexts_freed == total.accepted && read_counter(&g_live) == 0,
                "every context freed on its REMOVE");
   ok &= expect(total.packets_posted - total.stops_handed_back == g_server_threads,
                "one stop packet per server thread");
@@ -715,5 +721,6 @@ int main(int argc, char** argv) {
 
   free(servers);
   free(sstats);
+  WSACleanup();
   return ok ? 0 : 1;
 }

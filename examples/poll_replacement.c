@@ -1,58 +1,56 @@
 /*
- * poll_replacement.c - a single-threaded poll()-style event loop on psn.
+ * poll_replacement.c - a single-threaded WSAPoll()-style event loop on psn,
+ * as a plain Windows program (Winsock and Win32 only, built on Linux through
+ * psn-win32).
  *
  * What it shows:
  *
- *   - The smallest step away from poll()/WSAPoll(): one thread, one completion
- *     port, and PERSISTENT, LEVEL-TRIGGERED registrations. A level-triggered
- *     registration behaves like an entry of a pollfd array that the kernel
- *     keeps for you: while a condition holds, you keep being told about it,
- *     so a handler may read once and return, exactly as in a poll() loop.
+ *   - The smallest step away from WSAPoll()/select(): one thread, one
+ *     completion port, and PERSISTENT, LEVEL-TRIGGERED registrations. A
+ *     level-triggered registration behaves like an entry of a WSAPOLLFD array
+ *     that the system keeps for you: while a condition holds, you keep being
+ *     told about it, so a handler may read once and return, exactly as in a
+ *     WSAPoll() loop.
  *   - Registrations are made with ProcessSocketNotifications (no dequeue);
  *     the loop takes notifications with GetQueuedCompletionStatusEx.
  *   - Changing what a socket waits for (IN while idle, OUT while an echo is
  *     stuck) is another ENABLE on the same socket: it replaces the filter and
  *     keeps the completion key (R5.3).
  *   - HANGUP (the peer closed or aborted) ends a connection.
- *   - REMOVE before close: a finished connection is not closed on the spot.
- *     Its registration is removed, and only when the REMOVE notification comes
- *     out of the port (the registration's last packet, R5.5) is the socket
- *     closed and its context freed. No later packet can carry a freed pointer.
+ *   - REMOVE before closesocket: a finished connection is not closed on the
+ *     spot. Its registration is removed, and only when the REMOVE notification
+ *     comes out of the port (the registration's last packet, R5.5) is the
+ *     socket closed and its context freed. No later packet can carry a freed
+ *     pointer.
  *   - Stopping: a packet posted with PostQueuedCompletionStatus wakes the loop.
  *
- * The program is its own test: a few client threads with ordinary blocking
- * sockets connect to the echo server on 127.0.0.1, send a byte pattern in
- * chunks, and check every echoed byte. The program prints a summary and exits
- * 0 only when every byte made the round trip and every context was freed.
- *
- * The completion-port calls are the Windows ones from <psn/psn.h>; sockets
- * and threads are POSIX where a Windows program would use Winsock.
+ * The program is its own test: a few client threads (CreateThread) with
+ * ordinary blocking sockets connect to the echo server on 127.0.0.1, send a
+ * byte pattern in chunks, and check every echoed byte. The program prints a
+ * summary and exits 0 only when every byte made the round trip and every
+ * context was freed.
  */
-#define _POSIX_C_SOURCE 200809L
+/* On Windows <winsock2.h> must come before <windows.h>: keep this order. */
+/* clang-format off */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+/* clang-format on */
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <psn/psn.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#define CLIENTS 6                   /* client threads, one connection each */
+#pragma comment(lib, "Ws2_32.lib")
+
+#define CLIENTS 6 /* client threads, one connection each */
 #define BYTES_PER_CLIENT (256 * 1024)
-#define SMALL_CHUNK 3000            /* bytes an even client sends before reading the echo */
-#define BIG_CHUNK 32768             /* ... and an odd client, whose echo cannot fit at once */
-#define SMALL_SOCKET_BUFFER 4096    /* so that echoes stall and the server must wait for OUT */
-#define CONN_BUFFER 1024            /* small on purpose: one read rarely takes it all */
-#define MAX_ENTRIES 32              /* notifications taken per GetQueuedCompletionStatusEx */
-#define WAIT_MS 10000               /* a loop iteration that waits this long has failed */
+#define SMALL_CHUNK 3000         /* bytes an even client sends before reading the echo */
+#define BIG_CHUNK 32768          /* ... and an odd client, whose echo cannot fit at once */
+#define SMALL_SOCKET_BUFFER 4096 /* so that echoes stall and the server must wait for OUT */
+#define CONN_BUFFER 1024         /* small on purpose: one read rarely takes it all */
+#define MAX_ENTRIES 32           /* notifications taken per GetQueuedCompletionStatusEx */
+#define WAIT_MS 10000            /* a loop iteration that waits this long has failed */
 
 /* Completion keys: a connection's key is its context's address; the listener
  * and the stop request use the addresses of these objects instead. */
@@ -62,10 +60,10 @@ static char listener_tag, stop_tag;
 
 typedef struct connection {
   SOCKET socket;
-  UINT16 filter;   /* what the registration currently waits for */
-  int removing;    /* REMOVE requested; the context lives until its packet */
-  size_t pending;  /* bytes in buf not yet echoed */
-  size_t sent;     /* of those, already sent */
+  UINT16 filter; /* what the registration currently waits for */
+  int removing;  /* REMOVE requested; the context lives until its packet */
+  int pending;   /* bytes in buf not yet echoed */
+  int sent;      /* of those, already sent */
   char buf[CONN_BUFFER];
 } connection;
 
@@ -75,9 +73,9 @@ static HANDLE port;
 static unsigned long long accepted, freed, bytes_echoed, notifications, hangups, refilters;
 
 /* Client counters. */
-static atomic_ullong client_bytes_ok;
-static atomic_int client_failures;
-static struct sockaddr_in server_addr;
+static volatile LONG64 client_bytes_ok;
+static volatile LONG client_failures;
+static SOCKADDR_IN server_addr;
 
 /* ------------------------------------------------------------------------- */
 /* Registrations                                                              */
@@ -85,7 +83,7 @@ static struct sockaddr_in server_addr;
 /* Applies one registration change without dequeuing anything. */
 static DWORD change_registration(SOCKET s, PVOID key, UINT16 filter, UINT8 op) {
   SOCK_NOTIFY_REGISTRATION r;
-  memset(&r, 0, sizeof r);
+  ZeroMemory(&r, sizeof r);
   r.socket = s;
   r.completionKey = key;
   r.eventFilter = filter;
@@ -126,27 +124,28 @@ static void finish(connection* c) {
 /* ------------------------------------------------------------------------- */
 /* Server handlers                                                            */
 
-static int set_nonblocking(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+static int set_nonblocking(SOCKET s) {
+  u_long nonblocking = 1;
+  return ioctlsocket(s, FIONBIO, &nonblocking) == 0;
 }
 
 /* The listener is readable: accept ONE connection. If more are waiting, the
  * level-triggered registration reports the listener again. */
 static void on_listener(SOCKET listener) {
   SOCKET s = accept(listener, NULL, NULL);
-  if (s < 0) return; /* EAGAIN or an aborted connection: nothing to do */
-  connection* c = calloc(1, sizeof *c);
+  if (s == INVALID_SOCKET) return; /* WSAEWOULDBLOCK or an aborted connection */
+  connection* c = (connection*)calloc(1, sizeof *c);
   if (c == NULL || !set_nonblocking(s)) {
     free(c);
-    close(s);
+    closesocket(s);
     return;
   }
   /* Echoes go out in small pieces; do not let Nagle hold them back. A small
    * send buffer makes echoes stall now and then, so the OUT path runs too. */
-  int one = 1, small = SMALL_SOCKET_BUFFER;
-  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  BOOL nodelay = TRUE;
+  int small = SMALL_SOCKET_BUFFER;
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char*)&nodelay, (int)sizeof nodelay);
+  setsockopt(s, SOL_SOCKET, SO_SNDBUF, (const char*)&small, (int)sizeof small);
   c->socket = s;
   ++accepted;
   watch(c); /* first ENABLE creates the registration with key = c */
@@ -155,11 +154,10 @@ static void on_listener(SOCKET listener) {
 /* Sends what it can of the pending echo. Returns 0 when the socket failed. */
 static int flush(connection* c) {
   while (c->sent < c->pending) {
-    ssize_t n = send(c->socket, c->buf + c->sent, c->pending - c->sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 1;
+    int n = send(c->socket, c->buf + c->sent, c->pending - c->sent, 0);
+    if (n == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK) return 1;
     if (n <= 0) return 0;
-    c->sent += (size_t)n;
+    c->sent += n;
     bytes_echoed += (unsigned long long)n;
   }
   c->pending = c->sent = 0;
@@ -169,7 +167,7 @@ static int flush(connection* c) {
 static void on_connection(connection* c, UINT32 events) {
   if (events & SOCK_NOTIFY_EVENT_REMOVE) {
     /* The registration's last packet: nothing refers to c any more. */
-    close(c->socket);
+    closesocket(c->socket);
     free(c);
     ++freed;
     return;
@@ -186,14 +184,14 @@ static void on_connection(connection* c, UINT32 events) {
     return;
   }
   if ((events & SOCK_NOTIFY_EVENT_IN) && c->pending == 0) {
-    /* One read per notification, as a poll() loop would do. */
-    ssize_t n = recv(c->socket, c->buf, sizeof c->buf, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    /* One read per notification, as a WSAPoll() loop would do. */
+    int n = recv(c->socket, c->buf, (int)sizeof c->buf, 0);
+    if (n == 0 || (n == SOCKET_ERROR && WSAGetLastError() != WSAEWOULDBLOCK)) {
       finish(c);
       return;
     }
     if (n > 0) {
-      c->pending = (size_t)n;
+      c->pending = n;
       c->sent = 0;
       if (!flush(c)) {
         finish(c);
@@ -211,82 +209,106 @@ static unsigned char pattern(unsigned client, size_t i) {
   return (unsigned char)(i * 7u + (i >> 9) + client * 131u);
 }
 
-static int read_exact(int fd, unsigned char* p, size_t len) {
+static int send_all(SOCKET s, const unsigned char* p, int len) {
   while (len > 0) {
-    ssize_t n = recv(fd, p, len, 0);
-    if (n < 0 && errno == EINTR) continue;
+    int n = send(s, (const char*)p, len, 0);
     if (n <= 0) return 0;
     p += n;
-    len -= (size_t)n;
+    len -= n;
   }
   return 1;
 }
 
-static void* client_main(void* arg) {
-  unsigned id = (unsigned)(uintptr_t)arg;
-  static _Thread_local unsigned char out[BIG_CHUNK], back[BIG_CHUNK];
-  size_t chunk = id % 2 ? BIG_CHUNK : SMALL_CHUNK;
-  int small = SMALL_SOCKET_BUFFER;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd >= 0 && id % 2) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  if (fd < 0 || connect(fd, (struct sockaddr*)&server_addr, sizeof server_addr) != 0) {
-    perror("client: connect");
-    atomic_fetch_add(&client_failures, 1);
-    if (fd >= 0) close(fd);
-    return NULL;
+static int read_exact(SOCKET s, unsigned char* p, int len) {
+  while (len > 0) {
+    int n = recv(s, (char*)p, len, 0);
+    if (n <= 0) return 0;
+    p += n;
+    len -= n;
   }
-  for (size_t off = 0; off < BYTES_PER_CLIENT; off += chunk) {
-    size_t len = BYTES_PER_CLIENT - off < chunk ? BYTES_PER_CLIENT - off : chunk;
-    for (size_t i = 0; i < len; ++i) out[i] = pattern(id, off + i);
-    if (send(fd, out, len, MSG_NOSIGNAL) != (ssize_t)len || !read_exact(fd, back, len) ||
-        memcmp(out, back, len) != 0) {
-      fprintf(stderr, "client %u: echo mismatch or failure at offset %zu\n", id, off);
-      atomic_fetch_add(&client_failures, 1);
+  return 1;
+}
+
+static DWORD WINAPI client_main(LPVOID arg) {
+  unsigned id = (unsigned)(ULONG_PTR)arg;
+  int chunk = id % 2 ? BIG_CHUNK : SMALL_CHUNK;
+  int small = SMALL_SOCKET_BUFFER;
+  unsigned char* out = (unsigned char*)malloc(BIG_CHUNK);
+  unsigned char* back = (unsigned char*)malloc(BIG_CHUNK);
+  SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (s != INVALID_SOCKET && id % 2)
+    setsockopt(s, SOL_SOCKET, SO_RCVBUF, (const char*)&small, (int)sizeof small);
+  if (out == NULL || back == NULL || s == INVALID_SOCKET ||
+      connect(s, (const SOCKADDR*)&server_addr, (int)sizeof server_addr) != 0) {
+    fprintf(stderr, "client %u: cannot connect: %d\n", id, WSAGetLastError());
+    InterlockedIncrement(&client_failures);
+    if (s != INVALID_SOCKET) closesocket(s);
+    free(out);
+    free(back);
+    return 1;
+  }
+  for (int off = 0; off < BYTES_PER_CLIENT; off += chunk) {
+    int len = BYTES_PER_CLIENT - off < chunk ? BYTES_PER_CLIENT - off : chunk;
+    for (int i = 0; i < len; ++i) out[i] = pattern(id, (size_t)(off + i));
+    if (!send_all(s, out, len) || !read_exact(s, back, len) || memcmp(out, back, len) != 0) {
+      fprintf(stderr, "client %u: echo mismatch or failure at offset %d\n", id, off);
+      InterlockedIncrement(&client_failures);
       break;
     }
-    atomic_fetch_add(&client_bytes_ok, len);
+    InterlockedExchangeAdd64(&client_bytes_ok, len);
   }
-  close(fd); /* the server sees HANGUP */
-  return NULL;
+  closesocket(s); /* the server sees HANGUP */
+  free(out);
+  free(back);
+  return 0;
 }
 
 /* Runs the clients, then asks the server loop to stop. */
-static void* clients_main(void* unused) {
-  (void)unused;
-  pthread_t t[CLIENTS];
-  int started = 0;
+static DWORD WINAPI clients_main(LPVOID unused) {
+  UNREFERENCED_PARAMETER(unused);
+  HANDLE t[CLIENTS];
+  DWORD started = 0;
   for (unsigned i = 0; i < CLIENTS; ++i) {
-    if (pthread_create(&t[i], NULL, client_main, (void*)(uintptr_t)i) == 0)
+    t[started] = CreateThread(NULL, 0, client_main, (LPVOID)(ULONG_PTR)i, 0, NULL);
+    if (t[started] != NULL)
       ++started;
     else
-      atomic_fetch_add(&client_failures, 1);
+      InterlockedIncrement(&client_failures);
   }
-  for (int i = 0; i < started; ++i) pthread_join(t[i], NULL);
+  if (started > 0 && WaitForMultipleObjects(started, t, TRUE, INFINITE) == WAIT_FAILED)
+    InterlockedIncrement(&client_failures);
+  for (DWORD i = 0; i < started; ++i) CloseHandle(t[i]);
   if (!PostQueuedCompletionStatus(port, 0, STOP_KEY, NULL)) {
     fprintf(stderr, "PostQueuedCompletionStatus failed: %lu\n", (unsigned long)GetLastError());
     exit(1);
   }
-  return NULL;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------- */
 
 int main(void) {
+  WSADATA wsa;
+  if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+    fprintf(stderr, "WSAStartup failed\n");
+    return 1;
+  }
   port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
   if (port == NULL) {
     fprintf(stderr, "CreateIoCompletionPort failed: %lu\n", (unsigned long)GetLastError());
     return 1;
   }
 
-  SOCKET listener = socket(AF_INET, SOCK_STREAM, 0);
+  SOCKET listener = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
   server_addr.sin_family = AF_INET;
   server_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   server_addr.sin_port = 0;
-  socklen_t alen = sizeof server_addr;
-  if (listener < 0 || bind(listener, (struct sockaddr*)&server_addr, sizeof server_addr) != 0 ||
+  int alen = (int)sizeof server_addr;
+  if (listener == INVALID_SOCKET ||
+      bind(listener, (const SOCKADDR*)&server_addr, (int)sizeof server_addr) != 0 ||
       listen(listener, 64) != 0 || !set_nonblocking(listener) ||
-      getsockname(listener, (struct sockaddr*)&server_addr, &alen) != 0) {
-    perror("listener");
+      getsockname(listener, (SOCKADDR*)&server_addr, &alen) != 0) {
+    fprintf(stderr, "listener: error %d\n", WSAGetLastError());
     return 1;
   }
   if (change_registration(listener, (PVOID)LISTENER_KEY, SOCK_NOTIFY_REGISTER_EVENT_IN,
@@ -297,9 +319,9 @@ int main(void) {
   printf("echo server on 127.0.0.1:%u, %d clients x %d bytes\n", ntohs(server_addr.sin_port),
          CLIENTS, BYTES_PER_CLIENT);
 
-  pthread_t clients;
-  if (pthread_create(&clients, NULL, clients_main, NULL) != 0) {
-    fprintf(stderr, "cannot start the clients\n");
+  HANDLE clients = CreateThread(NULL, 0, clients_main, NULL, 0, NULL);
+  if (clients == NULL) {
+    fprintf(stderr, "cannot start the clients: %lu\n", (unsigned long)GetLastError());
     return 1;
   }
 
@@ -310,8 +332,7 @@ int main(void) {
     OVERLAPPED_ENTRY entries[MAX_ENTRIES];
     ULONG n = 0;
     if (!GetQueuedCompletionStatusEx(port, entries, MAX_ENTRIES, &n, WAIT_MS, FALSE)) {
-      fprintf(stderr, "GetQueuedCompletionStatusEx failed: %lu\n",
-              (unsigned long)GetLastError());
+      fprintf(stderr, "GetQueuedCompletionStatusEx failed: %lu\n", (unsigned long)GetLastError());
       ok = 0;
       break;
     }
@@ -341,18 +362,21 @@ int main(void) {
       }
     }
   }
-  pthread_join(clients, NULL);
-  close(listener);
+  WaitForSingleObject(clients, INFINITE);
+  CloseHandle(clients);
+  closesocket(listener);
   CloseHandle(port);
+  WSACleanup();
 
   unsigned long long expected = (unsigned long long)CLIENTS * BYTES_PER_CLIENT;
-  unsigned long long verified = atomic_load(&client_bytes_ok);
+  unsigned long long verified =
+      (unsigned long long)InterlockedCompareExchange64(&client_bytes_ok, 0, 0);
   printf("connections: %llu accepted, %llu freed on REMOVE, %llu ended by HANGUP\n", accepted,
          freed, hangups);
   printf("notifications: %llu, filter changes (IN <-> OUT): %llu\n", notifications, refilters);
   printf("bytes: %llu expected, %llu echoed, %llu verified by clients\n", expected, bytes_echoed,
          verified);
-  ok = ok && atomic_load(&client_failures) == 0 && verified == expected &&
+  ok = ok && InterlockedCompareExchange(&client_failures, 0, 0) == 0 && verified == expected &&
        bytes_echoed == expected && accepted == CLIENTS && freed == accepted;
   printf("%s\n", ok ? "OK: every byte round-tripped" : "FAILED");
   return ok ? 0 : 1;

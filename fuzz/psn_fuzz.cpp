@@ -912,7 +912,7 @@ void step_process(world& w, reader& in, bool dequeue) {
     for (UINT32 i = 0; i < n; ++i)
       std::fprintf(
           stderr, "  [%u] fd %d op %u filter %#x trig %#x key %#llx -> %u (model %u)\n", i,
-          regs[i].socket, regs[i].operation, regs[i].eventFilter, regs[i].triggerFlags,
+          static_cast<int>(regs[i].socket), regs[i].operation, regs[i].eventFilter, regs[i].triggerFlags,
           static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(regs[i].completionKey)),
           regs[i].registrationResult, expected[i]);
   }

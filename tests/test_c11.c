@@ -73,16 +73,16 @@ static int tcp_pair(SOCKET* client, SOCKET* server) {
   int ok = 0;
   SOCKET l = socket(AF_INET, SOCK_STREAM, 0);
   *client = *server = INVALID_SOCKET;
-  if (l < 0) return 0;
+  if (l == INVALID_SOCKET) return 0;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(l, (struct sockaddr*)&addr, sizeof addr) == 0 && listen(l, 1) == 0 &&
       getsockname(l, (struct sockaddr*)&addr, &len) == 0) {
     *client = socket(AF_INET, SOCK_STREAM, 0);
-    if (*client >= 0 && connect(*client, (struct sockaddr*)&addr, sizeof addr) == 0) {
+    if (*client != INVALID_SOCKET && connect(*client, (struct sockaddr*)&addr, sizeof addr) == 0) {
       *server = accept(l, NULL, NULL);
-      ok = *server >= 0 && set_nonblocking(*client) && set_nonblocking(*server);
+      ok = *server != INVALID_SOCKET && set_nonblocking(*client) && set_nonblocking(*server);
       setsockopt(*client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
   }

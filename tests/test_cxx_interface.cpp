@@ -512,8 +512,8 @@ TEST(CxxInterface, R4_4_R5_1_ResultSetForEveryEntry) {
       psn::registration::enable(other.second.get(), key_of(6), psn::events(std::uint16_t{0x40}),
                                 kOneshotLevel),
       // 6: an unknown operation
-      psn::registration{other.second.get(), key_of(7), psn::event::in,
-                        static_cast<psn::operation>(3), kOneshotLevel, 0},
+      psn::registration{static_cast<psn::native_socket>(other.second.get()), key_of(7),
+                        psn::event::in, static_cast<psn::operation>(3), kOneshotLevel, 0},
   };
   for (auto& r : regs) r.result = 0xDEADBEEF;
 
@@ -776,7 +776,9 @@ TEST(CxxInterface, RegistrationFactoriesFillTheEntry) {
   constexpr auto x = psn::registration::remove(9);
   static_assert(x.socket == 9 && x.op == psn::operation::remove);
   constexpr psn::registration none{};
-  static_assert(none.socket == -1 && none.op == psn::operation::none);
+  static_assert(none.socket == psn::invalid_socket && none.op == psn::operation::none);
+  // R8.2: one SOCKET definition for both interfaces, as wide as a pointer.
+  static_assert(sizeof(psn::native_socket) == sizeof(void*));
   SUCCEED();
 }
 

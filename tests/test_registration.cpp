@@ -335,6 +335,31 @@ TEST(Registration, R5_1_NotAnOpenSocketIsNotSock) {
   ns.expect_still_open();
 }
 
+// R8.2: SOCKET is as wide as a pointer. A value above any descriptor is not a
+// socket, even when its low 32 bits name one: nothing may truncate it.
+TEST(Registration, R8_2_WideSocketValueIsNotSockEvenIfLowBitsNameOne) {
+  Port port;
+  Bystanders by;
+  auto pair = tcp_pair();
+  const SOCKET real = static_cast<SOCKET>(pair.first.get());
+  const SOCKET wide[] = {real | (SOCKET{1} << 32), real | (SOCKET{1} << 63),
+                         SOCKET{0x80000000u} | real, INVALID_SOCKET};
+  std::vector<std::pair<SOCK_NOTIFY_REGISTRATION, DWORD>> cases;
+  for (SOCKET s : wide) {
+    cases.push_back({reg(s, key(kKeyBad), kIn, kEnable, kLevel), kNotSock});
+    cases.push_back({reg(s, nullptr, 0, kDisable, 0), kNotSock});
+    cases.push_back({reg(s, nullptr, 0, kRemove, 0), kNotSock});
+  }
+  run_batch(port, by, cases);
+  // The real socket was never registered: disabling it finds nothing.
+  EXPECT_EQ(disable(port, real), static_cast<DWORD>(ERROR_NOT_FOUND));
+  for (SOCKET s : wide) {
+    EXPECT_EQ(closesocket(s), SOCKET_ERROR);
+    EXPECT_EQ(WSAGetLastError(), WSAENOTSOCK);
+  }
+  EXPECT_NE(::fcntl(pair.first.get(), F_GETFD), -1) << "closesocket closed the truncated number";
+}
+
 // notes/decisions.md 2: operation, then filter and triggers, then the socket, then its state.
 TEST(Registration, R5_1_ChecksInDecidedOrder) {
   Port port;

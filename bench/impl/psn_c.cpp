@@ -41,14 +41,14 @@ class psn_c_ring final : public ring_loop {
             (mode == arm::oneshot ? SOCK_NOTIFY_TRIGGER_ONESHOT : SOCK_NOTIFY_TRIGGER_PERSISTENT)) {
     std::vector<SOCK_NOTIFY_REGISTRATION> regs(r.rd.size());
     for (std::size_t i = 0; i < regs.size(); ++i)
-      regs[i] = {r.rd[i],   key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-                 triggers_, 0};
+      regs[i] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                 SOCK_NOTIFY_OP_ENABLE,        triggers_, 0};
     DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(), 0,
                                           0, nullptr, nullptr);
     BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
     for (const auto& e : regs)
-      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u", e.socket,
-                  e.registrationResult);
+      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u",
+                  static_cast<int>(e.socket), e.registrationResult);
   }
   ~psn_c_ring() override { CloseHandle(port_); }
 
@@ -72,9 +72,8 @@ class psn_c_ring final : public ring_loop {
         BENCH_CHECK(events == SOCK_NOTIFY_EVENT_IN, "unexpected events %#x", events);
         r.on_readable(i);
         if (oneshot)
-          rearm[nrearm++] = {
-              r.rd[i],   key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
-              triggers_, 0};
+          rearm[nrearm++] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                             SOCK_NOTIFY_OP_ENABLE,        triggers_, 0};
       }
     }
   }
@@ -174,7 +173,7 @@ const packet_bench kPackets{with_backend<B, &g_backend, packets_one_thread>,
 // ---- workload 5 ---------------------------------------------------------------------
 
 SOCK_NOTIFY_REGISTRATION watch(echo_conn* c, UINT16 filter) {
-  return {c->fd,
+  return {static_cast<SOCKET>(c->fd),
           c,
           filter,
           SOCK_NOTIFY_OP_ENABLE,
@@ -186,7 +185,8 @@ void echo(int listen_fd, int connections) {
   HANDLE port = new_port(1);
   std::vector<std::unique_ptr<echo_conn>> conns;
   std::vector<SOCK_NOTIFY_REGISTRATION> changes;
-  changes.push_back({listen_fd, nullptr, SOCK_NOTIFY_REGISTER_EVENT_IN, SOCK_NOTIFY_OP_ENABLE,
+  changes.push_back({static_cast<SOCKET>(listen_fd), nullptr, SOCK_NOTIFY_REGISTER_EVENT_IN,
+                     SOCK_NOTIFY_OP_ENABLE,
                      SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT, 0});
   std::vector<int> fresh;
   OVERLAPPED_ENTRY got[kBatch];

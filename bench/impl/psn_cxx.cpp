@@ -43,7 +43,7 @@ class psn_cxx_ring final : public ring_loop {
     std::error_code ec = port_.apply(regs);
     BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
     for (const auto& e : regs)
-      BENCH_CHECK(!e.error(), "registration of %d: %s", e.socket, e.error().message().c_str());
+      BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket), e.error().message().c_str());
   }
 
   void run(ring& r) override {

@@ -32,12 +32,14 @@ typedef uint16_t UINT16;
 typedef uint8_t UINT8;
 typedef int BOOL;
 typedef uintptr_t ULONG_PTR;
+typedef uintptr_t UINT_PTR;
 typedef void* PVOID;
 typedef void* HANDLE;
-/* A POSIX socket descriptor. */
-typedef int SOCKET;
+/* A POSIX socket descriptor, in an integer as wide as a pointer, as on
+ * Windows: (PVOID)s and (SOCKET)key round-trip without a warning. */
+typedef UINT_PTR SOCKET;
 
-#define INVALID_SOCKET (-1)
+#define INVALID_SOCKET ((SOCKET)~(SOCKET)0)
 #define SOCKET_ERROR (-1)
 #ifndef TRUE
 #define TRUE 1

@@ -109,11 +109,14 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), category()};
 }
 
-using native_socket = int;
+// A socket descriptor, held as SOCKET is in <psn/psn.h>: an integer as wide
+// as a pointer, so both interfaces share one layout.
+using native_socket = std::uintptr_t;
+inline constexpr native_socket invalid_socket = ~native_socket{0};
 
 // One entry of a registration batch (layout of SOCK_NOTIFY_REGISTRATION).
 struct registration {
-  native_socket socket = -1;
+  native_socket socket = invalid_socket;
   void* key = nullptr;
   events filter;
   psn::operation op = psn::operation::none;
@@ -165,7 +168,8 @@ struct port_stats {
 };
 
 // A wait that never times out.
-inline constexpr std::chrono::milliseconds infinite = std::chrono::milliseconds::max();
+// (Parenthesised so a min/max macro from <windows.h> cannot take it apart.)
+inline constexpr std::chrono::milliseconds infinite = (std::chrono::milliseconds::max)();
 
 namespace detail {
 using handle = std::uintptr_t;

@@ -42,7 +42,7 @@ HANDLE CreateIoCompletionPort(HANDLE file, HANDLE existing, ULONG_PTR /*key: ign
 }
 
 BOOL CloseHandle(HANDLE h) {
-  DWORD rc = psn::core::close_port(to_handle(h));
+  DWORD rc = psn::core::close_handle(to_handle(h));
   return rc == ERROR_SUCCESS ? TRUE : fail(rc);
 }
 

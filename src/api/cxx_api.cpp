@@ -12,6 +12,8 @@
 namespace psn {
 
 static_assert(sizeof(registration) == sizeof(SOCK_NOTIFY_REGISTRATION));
+// R8.2: one SOCKET for both interfaces.
+static_assert(std::is_same_v<native_socket, SOCKET> && invalid_socket == INVALID_SOCKET);
 static_assert(offsetof(registration, socket) == offsetof(SOCK_NOTIFY_REGISTRATION, socket));
 static_assert(offsetof(registration, key) == offsetof(SOCK_NOTIFY_REGISTRATION, completionKey));
 static_assert(offsetof(registration, filter) == offsetof(SOCK_NOTIFY_REGISTRATION, eventFilter));
@@ -99,7 +101,7 @@ std::error_code create(unsigned concurrency, backend b, handle* out) noexcept {
 }
 
 std::error_code close(handle h) noexcept {
-  return make(core::close_port(h));
+  return make(core::close_handle(h));
 }
 
 std::error_code post(handle h, std::uint32_t bytes, void* key, void* ov) noexcept {

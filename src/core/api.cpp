@@ -34,11 +34,11 @@ std::uint32_t create_port(std::uint32_t concurrency, backends::kind k, handle* o
   return ERROR_SUCCESS;
 }
 
-std::uint32_t close_port(handle h) noexcept {
+std::uint32_t close_handle(handle h) noexcept {
   auto& table = handle_table::instance();
-  port* p = table.close(h);  // later lookups of h fail from here on
-  if (!p) return ERROR_INVALID_HANDLE;
-  p->close();
+  object* o = table.close(h);  // later lookups of h fail from here on
+  if (!o) return ERROR_INVALID_HANDLE;
+  o->close();  // a port: R3.9
   table.release(h);  // the caller's reference
   table.release(h);  // the table's own: the last reference frees the port
   return ERROR_SUCCESS;
@@ -107,7 +107,8 @@ backends::kind backend_of(handle h) noexcept {
   return p ? p->backend_kind() : backends::kind::automatic;
 }
 
-std::uint32_t close_socket(int fd) noexcept {
+std::uint32_t close_socket(std::uintptr_t s) noexcept {
+  const int fd = socket_fd(s);
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return WSAENOTSOCK;
   // R5.11: the registration goes first, without a REMOVE packet.

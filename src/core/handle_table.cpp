@@ -2,7 +2,6 @@
 
 #include <new>
 
-#include "core/port.hpp"
 
 namespace psn::core {
 namespace {
@@ -35,7 +34,7 @@ handle_table::slot* handle_table::find(handle h, std::uint32_t* gen) noexcept {
   return &c[index & (kChunkSize - 1)];
 }
 
-handle_table::handle handle_table::insert(port* p) noexcept {
+handle_table::handle handle_table::insert(object* p) noexcept {
   std::uint32_t index;
   slot* s;
   {
@@ -68,7 +67,7 @@ handle_table::handle handle_table::insert(port* p) noexcept {
          (static_cast<std::uintptr_t>(index + 1) << 4) | kTag;
 }
 
-port* handle_table::acquire(handle h, slot** where) noexcept {
+object* handle_table::acquire(handle h, slot** where) noexcept {
   std::uint32_t gen;
   slot* s = find(h, &gen);
   if (!s) return nullptr;
@@ -92,7 +91,7 @@ void handle_table::release(handle h) noexcept {
   release(find(h, &gen));
 }
 
-port* handle_table::close(handle h) noexcept {
+object* handle_table::close(handle h) noexcept {
   std::uint32_t gen;
   slot* s = find(h, &gen);
   if (!s) return nullptr;
@@ -107,9 +106,9 @@ port* handle_table::close(handle h) noexcept {
 }
 
 void handle_table::free_slot(slot* s) noexcept {
-  port* p = s->object;
+  object* o = s->object;
   s->object = nullptr;
-  delete p;
+  delete o;
   std::uint64_t gen = (s->state.load(std::memory_order_relaxed) >> 32) + 1;
   if ((gen & 0xFFFFFFFFu) == 0) gen = 1;
   s->state.store((gen << 32) | kClosed, std::memory_order_release);

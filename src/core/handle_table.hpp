@@ -1,4 +1,4 @@
-// The table behind port HANDLE values (R3.2).
+// The table behind HANDLE values (R3.2): ports, threads and events (R8.6).
 //
 // A handle is an opaque number that encodes a slot index and the slot's
 // generation; it is never a pointer or a descriptor. Looking a handle up
@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "core/object.hpp"
+
 namespace psn::core {
 
 class port;
@@ -24,30 +26,30 @@ class handle_table {
   // The process-wide table. Never destroyed, so it outlives thread exit.
   static handle_table& instance();
 
-  // Makes a handle for p, which the table then owns. Returns 0 when full or
-  // out of memory (p is left to the caller).
-  handle insert(port* p) noexcept;
+  // Makes a handle for o, which the table then owns. Returns 0 when full or
+  // out of memory (o is left to the caller).
+  handle insert(object* o) noexcept;
 
   struct slot;
 
-  // Takes a reference on the port behind h; nullptr if h is not open. *where
+  // Takes a reference on the object behind h; nullptr if h is not open. *where
   // receives the slot to pass to release().
-  port* acquire(handle h, slot** where) noexcept;
+  object* acquire(handle h, slot** where) noexcept;
 
-  // Drops a reference; the last one destroys a closed port.
+  // Drops a reference; the last one destroys a closed object.
   void release(slot* s) noexcept;
   void release(handle h) noexcept;
 
-  // Marks h closed: later lookups fail. Returns the port with a reference
+  // Marks h closed: later lookups fail. Returns the object with a reference
   // held for the caller (who runs the close and then calls release() twice:
   // once for its own reference, once for the table's); nullptr if h was not
   // open.
-  port* close(handle h) noexcept;
+  object* close(handle h) noexcept;
 
   struct slot {
     // generation (high 32 bits) | closed flag (bit 31) | references (bits 0-30)
     std::atomic<std::uint64_t> state{std::uint64_t{1} << 31};
-    port* object = nullptr;
+    core::object* object = nullptr;
     std::uint32_t index = 0;
     slot* next_free = nullptr;  // free slots form a FIFO through this
   };
@@ -55,7 +57,7 @@ class handle_table {
  private:
   static constexpr unsigned kChunkBits = 10;
   static constexpr unsigned kChunkSize = 1u << kChunkBits;
-  static constexpr unsigned kChunks = 1u << 12;  // up to 4M ports at once
+  static constexpr unsigned kChunks = 1u << 12;  // up to 4M objects at once
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 31;
   static constexpr std::uint64_t kRefs = kClosed - 1;
 
@@ -69,23 +71,36 @@ class handle_table {
   std::uint32_t next_ = 0;
 };
 
-// A reference to an open port for the length of one call.
-class port_ref {
+// A reference to an open object of type T (T::kKind) for the length of one
+// call. A handle of another kind fails the lookup as a stale one would.
+template <class T>
+class object_ref {
  public:
-  explicit port_ref(handle_table::handle h) noexcept
-      : p_(handle_table::instance().acquire(h, &slot_)) {}
-  ~port_ref() {
+  explicit object_ref(handle_table::handle h) noexcept {
+    auto& t = handle_table::instance();
+    object* o = t.acquire(h, &slot_);
+    if (!o) return;
+    if (o->type() != T::kKind) {
+      t.release(slot_);
+      return;
+    }
+    p_ = static_cast<T*>(o);
+  }
+  ~object_ref() {
     if (p_) handle_table::instance().release(slot_);
   }
-  port_ref(const port_ref&) = delete;
-  port_ref& operator=(const port_ref&) = delete;
+  object_ref(const object_ref&) = delete;
+  object_ref& operator=(const object_ref&) = delete;
   explicit operator bool() const noexcept { return p_ != nullptr; }
-  port* operator->() const noexcept { return p_; }
-  port& operator*() const noexcept { return *p_; }
+  T* operator->() const noexcept { return p_; }
+  T& operator*() const noexcept { return *p_; }
+  T* get() const noexcept { return p_; }
 
  private:
   handle_table::slot* slot_ = nullptr;
-  port* p_;
+  T* p_ = nullptr;
 };
+
+using port_ref = object_ref<port>;
 
 }  // namespace psn::core

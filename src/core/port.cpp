@@ -133,7 +133,7 @@ class wake_list {
 };
 
 port::port(std::unique_ptr<backends::backend> b, std::uint32_t concurrency) noexcept
-    : backend_(std::move(b)), concurrency_(concurrency) {}
+    : object(kind::port), backend_(std::move(b)), concurrency_(concurrency) {}
 
 port::~port() {
   close();
@@ -585,19 +585,20 @@ bool port::reserve_locked(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexce
   bool removes = false;
   for (const auto& r : regs) removes |= r.operation == SOCK_NOTIFY_OP_REMOVE;
   for (const auto& r : regs) {
-    if (r.operation != SOCK_NOTIFY_OP_ENABLE || r.socket < 0) continue;
-    if (lookup_locked(r.socket)) {
+    const int fd = socket_fd(r.socket);
+    if (r.operation != SOCK_NOTIFY_OP_ENABLE || fd < 0) continue;
+    if (lookup_locked(fd)) {
       if (removes) ++new_regs;
       continue;
     }
     // Only an open descriptor can become a registration; checking this one
     // only when the table would have to grow keeps a bogus number from
     // making it huge.
-    if (static_cast<std::size_t>(r.socket) >= by_fd_.size() &&
-        (backend_->count_entries(1), ::fcntl(r.socket, F_GETFD) < 0))
+    if (static_cast<std::size_t>(fd) >= by_fd_.size() &&
+        (backend_->count_entries(1), ::fcntl(fd, F_GETFD) < 0))
       continue;
     ++new_regs;
-    if (r.socket > max_fd) max_fd = r.socket;
+    if (fd > max_fd) max_fd = fd;
   }
   try {
     if (deferring_) {
@@ -653,7 +654,7 @@ std::uint32_t port::not_registered_result(int fd) noexcept {
 }
 
 std::uint32_t port::apply_one_locked(SOCK_NOTIFY_REGISTRATION& e) noexcept {
-  const int fd = e.socket;
+  const int fd = socket_fd(e.socket);
   switch (e.operation) {
     case SOCK_NOTIFY_OP_NONE:
       return ERROR_SUCCESS;  // R5.2
@@ -698,7 +699,7 @@ std::uint32_t port::apply_one_locked(SOCK_NOTIFY_REGISTRATION& e) noexcept {
 }
 
 std::uint32_t port::enable_locked(SOCK_NOTIFY_REGISTRATION& e, registration* r) noexcept {
-  const int fd = e.socket;
+  const int fd = socket_fd(e.socket);
   const std::uint16_t filter = e.eventFilter;
   const bool edge = e.triggerFlags & SOCK_NOTIFY_TRIGGER_EDGE;
   const bool oneshot = e.triggerFlags & SOCK_NOTIFY_TRIGGER_ONESHOT;

@@ -21,6 +21,7 @@
 #include "backend/backend.hpp"
 #include "core/counters.hpp"
 #include "core/intrusive_list.hpp"
+#include "core/object.hpp"
 #include "core/packet.hpp"
 #include "core/registration.hpp"
 #include "psn/psn.h"
@@ -40,12 +41,13 @@ struct waiter : list_node {
   std::atomic<std::uint32_t> signal{0};  // futex word: 1 = look at your status again
 };
 
-class port {
+class port final : public object {
  public:
   using handle = std::uintptr_t;
+  static constexpr kind kKind = kind::port;
 
   port(std::unique_ptr<backends::backend> b, std::uint32_t concurrency) noexcept;
-  ~port();
+  ~port() override;
 
   void set_handle(handle h) noexcept { self_ = h; }
   handle self() const noexcept { return self_; }
@@ -68,7 +70,7 @@ class port {
   std::uint32_t dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint32_t* got,
                         std::uint32_t timeout_ms, const void* defer_token) noexcept;
   // R3.9
-  void close() noexcept;
+  void close() noexcept override;
   // R5.11: drops fd's registration (if it is this socket's) without a REMOVE packet.
   void drop_socket(int fd, std::uint64_t ino) noexcept;
 

@@ -7,11 +7,18 @@
 // Only new registrations, removals and closes touch it, never a re-arm.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <mutex>
 #include <vector>
 
 namespace psn::core {
+
+// A SOCKET (R8.2: as wide as a pointer) as a descriptor; -1 for a value no
+// descriptor can have, which then fails as "not a socket".
+inline int socket_fd(std::uintptr_t s) noexcept {
+  return s <= static_cast<std::uintptr_t>(INT_MAX) ? static_cast<int>(s) : -1;
+}
 
 class socket_owners {
  public:
