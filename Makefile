@@ -4,9 +4,11 @@ PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 DEBS := cmake ninja-build g++ clang-14 pkg-config libgtest-dev libgmock-dev \
-        libevent-dev libev-dev libuv1-dev libboost-dev liburing-dev wrk redis-tools python3
+        libevent-dev libev-dev libuv1-dev libboost-dev liburing-dev wrk redis-tools python3 \
+        pandoc man-db dpkg-dev
 
 .PHONY: all deps build demo test test-asan test-tsan bench fuzz install clean format
+.PHONY: package windows
 
 all: build
 
@@ -62,5 +64,29 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-package build-windows
 
+# Debian packages libpsn0 and libpsn-dev (CPack), built in $(PACKAGE_BUILD)
+# with prefix /usr; see docs/packaging.md.
+PACKAGE_BUILD ?= build-package
+PACKAGE_DEBS := cmake ninja-build g++ pkg-config liburing-dev python3 pandoc dpkg-dev
+package:
+	$(MAKE) deps DEBS="$(PACKAGE_DEBS)"
+	cmake -S . -B $(PACKAGE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_WERROR=ON \
+	  -DCMAKE_INSTALL_PREFIX=/usr -DPSN_BUILD_TESTS=OFF -DPSN_BUILD_EXAMPLES=OFF -DPSN_BUILD_BENCH=OFF
+	cmake --build $(PACKAGE_BUILD) -j $(JOBS)
+	rm -f $(PACKAGE_BUILD)/*.deb
+	cd $(PACKAGE_BUILD) && cpack -G DEB
+	@ls -1 $(PACKAGE_BUILD)/*.deb
+
+# Cross-build for x86-64 Windows with mingw-w64 in $(WINDOWS_BUILD): libpsn
+# (the C++ interface over the native calls), the C examples and a C++20
+# program on psn::port; then checks that they are x86-64 PE files.
+WINDOWS_BUILD ?= build-windows
+WINDOWS_DEBS := g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 file
+windows:
+	$(MAKE) deps DEBS="cmake ninja-build $(WINDOWS_DEBS)"
+	cmake -S . -B $(WINDOWS_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_WERROR=ON \
+	  -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake
+	cmake --build $(WINDOWS_BUILD) -j $(JOBS)
+	ctest --test-dir $(WINDOWS_BUILD) --output-on-failure

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <psn/version.h>
 
 #if defined(__GNUC__)
 #define PSN_API __attribute__((visibility("default")))

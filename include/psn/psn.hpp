@@ -294,4 +294,11 @@ inline std::error_code close_socket(native_socket s) noexcept {
 
 }  // namespace psn
 
+// The version of the library the program runs with (PSN_VERSION encoding;
+// PSN_VERSION is the version the program was built with).
+#include <psn/version.h>
+namespace psn {
+inline unsigned int version() noexcept { return ::psn_version(); }
+}  // namespace psn
+
 #endif  // PSN_PSN_HPP

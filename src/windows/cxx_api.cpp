@@ -1,0 +1,222 @@
+// The C++ interface on Windows: the psn::detail calls of <psn/psn.hpp> over
+// the system's own completion ports, so a program written against psn::port
+// builds for Linux and Windows from one source.
+//
+// ProcessSocketNotifications is looked up at run time rather than imported:
+// the library then loads on Windows older than build 20348, where posting
+// and waiting (PostQueuedCompletionStatus, GetQueuedCompletionStatusEx) work
+// and only a call that carries registrations fails, with not_supported.
+#include <psn/psn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <psn/psn.hpp>
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+// The DLL exports exactly the functions <psn/psn.hpp> declares (and
+// psn_version): nothing of the static C++ runtime inside it.
+#if defined(PSN_BUILDING_DLL)
+#define PSN_EXPORT __declspec(dllexport)
+#else
+#define PSN_EXPORT
+#endif
+
+namespace psn {
+
+// registration and completion are passed to the system as they are.
+static_assert(sizeof(registration) == sizeof(SOCK_NOTIFY_REGISTRATION));
+static_assert(std::is_same_v<native_socket, SOCKET> && invalid_socket == INVALID_SOCKET);
+static_assert(offsetof(registration, socket) == offsetof(SOCK_NOTIFY_REGISTRATION, socket));
+static_assert(offsetof(registration, key) == offsetof(SOCK_NOTIFY_REGISTRATION, completionKey));
+static_assert(offsetof(registration, filter) == offsetof(SOCK_NOTIFY_REGISTRATION, eventFilter));
+static_assert(offsetof(registration, op) == offsetof(SOCK_NOTIFY_REGISTRATION, operation));
+static_assert(offsetof(registration, trigger_flags) ==
+              offsetof(SOCK_NOTIFY_REGISTRATION, triggerFlags));
+static_assert(offsetof(registration, result) ==
+              offsetof(SOCK_NOTIFY_REGISTRATION, registrationResult));
+static_assert(sizeof(completion) == sizeof(OVERLAPPED_ENTRY));
+static_assert(offsetof(completion, key) == offsetof(OVERLAPPED_ENTRY, lpCompletionKey));
+static_assert(offsetof(completion, overlapped) == offsetof(OVERLAPPED_ENTRY, lpOverlapped));
+static_assert(offsetof(completion, internal) == offsetof(OVERLAPPED_ENTRY, Internal));
+static_assert(offsetof(completion, bytes) ==
+              offsetof(OVERLAPPED_ENTRY, dwNumberOfBytesTransferred));
+static_assert(static_cast<unsigned>(event::in) == SOCK_NOTIFY_EVENT_IN &&
+              static_cast<unsigned>(event::out) == SOCK_NOTIFY_EVENT_OUT &&
+              static_cast<unsigned>(event::hangup) == SOCK_NOTIFY_EVENT_HANGUP &&
+              static_cast<unsigned>(event::error) == SOCK_NOTIFY_EVENT_ERR &&
+              static_cast<unsigned>(event::remove) == SOCK_NOTIFY_EVENT_REMOVE);
+static_assert(static_cast<unsigned>(operation::enable) == SOCK_NOTIFY_OP_ENABLE &&
+              static_cast<unsigned>(operation::disable) == SOCK_NOTIFY_OP_DISABLE &&
+              static_cast<unsigned>(operation::remove) == SOCK_NOTIFY_OP_REMOVE);
+static_assert(static_cast<unsigned>(trigger::oneshot) == SOCK_NOTIFY_TRIGGER_ONESHOT &&
+              static_cast<unsigned>(trigger::persistent) == SOCK_NOTIFY_TRIGGER_PERSISTENT &&
+              static_cast<unsigned>(trigger::level) == SOCK_NOTIFY_TRIGGER_LEVEL &&
+              static_cast<unsigned>(trigger::edge) == SOCK_NOTIFY_TRIGGER_EDGE);
+// psn::errc holds the Windows values, so system codes compare equal to it.
+static_assert(static_cast<DWORD>(errc::invalid_handle) == ERROR_INVALID_HANDLE &&
+              static_cast<DWORD>(errc::timeout) == WAIT_TIMEOUT &&
+              static_cast<DWORD>(errc::abandoned) == ERROR_ABANDONED_WAIT_0 &&
+              static_cast<DWORD>(errc::not_found) == ERROR_NOT_FOUND &&
+              static_cast<DWORD>(errc::invalid_argument) == WSAEINVAL &&
+              static_cast<DWORD>(errc::not_socket) == WSAENOTSOCK);
+
+namespace {
+
+const char* code_name(int code) noexcept {
+  switch (code) {
+    case ERROR_SUCCESS:
+      return "ERROR_SUCCESS";
+    case ERROR_INVALID_HANDLE:
+      return "ERROR_INVALID_HANDLE";
+    case ERROR_NOT_ENOUGH_MEMORY:
+      return "ERROR_NOT_ENOUGH_MEMORY";
+    case ERROR_NOT_SUPPORTED:
+      return "ERROR_NOT_SUPPORTED";
+    case ERROR_INVALID_PARAMETER:
+      return "ERROR_INVALID_PARAMETER";
+    case WAIT_TIMEOUT:
+      return "WAIT_TIMEOUT";
+    case ERROR_ABANDONED_WAIT_0:
+      return "ERROR_ABANDONED_WAIT_0";
+    case ERROR_NOT_FOUND:
+      return "ERROR_NOT_FOUND";
+    case WSAEFAULT:
+      return "WSAEFAULT";
+    case WSAEINVAL:
+      return "WSAEINVAL";
+    case WSAEWOULDBLOCK:
+      return "WSAEWOULDBLOCK";
+    case WSAENOTSOCK:
+      return "WSAENOTSOCK";
+    case WSAENOBUFS:
+      return "WSAENOBUFS";
+    default:
+      return nullptr;
+  }
+}
+
+// Messages are the system's text, after the Windows name where psn knows it,
+// as on Linux ("WAIT_TIMEOUT: ...").
+class windows_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "psn"; }
+  std::string message(int code) const override {
+    std::string text;
+    char buf[512];
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                             static_cast<DWORD>(code), 0, buf, sizeof buf, nullptr);
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ')) --n;
+    text.assign(buf, n);
+    if (text.empty()) text = "error " + std::to_string(code);
+    if (const char* name = code_name(code)) return std::string(name) + ": " + text;
+    return text;
+  }
+};
+
+std::error_code make(DWORD rc) noexcept {
+  return {static_cast<int>(rc), category()};
+}
+
+HANDLE to_handle(detail::handle h) noexcept {
+  return reinterpret_cast<HANDLE>(h);
+}
+
+using process_fn = DWORD(WSAAPI*)(HANDLE, UINT32, SOCK_NOTIFY_REGISTRATION*, UINT32, ULONG,
+                                  OVERLAPPED_ENTRY*, UINT32*);
+
+// ws2_32.dll is loaded with this library (closesocket comes from it), so
+// its handle needs no reference of our own.
+process_fn process_notifications() noexcept {
+  static const process_fn fn = []() noexcept -> process_fn {
+    HMODULE ws2 = GetModuleHandleW(L"ws2_32.dll");
+    if (ws2 == nullptr) return nullptr;
+    FARPROC p = GetProcAddress(ws2, "ProcessSocketNotifications");
+    // Through void(*)(): the one function pointer type a cast may go via
+    // without -Wcast-function-type.
+    return reinterpret_cast<process_fn>(reinterpret_cast<void (*)()>(p));
+  }();
+  return fn;
+}
+
+}  // namespace
+
+PSN_EXPORT const std::error_category& category() noexcept {
+  static const windows_category c;
+  return c;
+}
+
+namespace detail {
+
+PSN_EXPORT std::error_code create(unsigned concurrency, backend b, handle* out) noexcept {
+  *out = 0;
+  // Windows has one kind of port; epoll and io_uring are Linux's.
+  if (b != backend::automatic) return make(ERROR_NOT_SUPPORTED);
+  HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, concurrency);
+  if (port == nullptr) return make(GetLastError());
+  *out = reinterpret_cast<handle>(port);
+  return {};
+}
+
+PSN_EXPORT std::error_code close(handle h) noexcept {
+  if (h == 0) return make(ERROR_INVALID_HANDLE);
+  return CloseHandle(to_handle(h)) ? std::error_code() : make(GetLastError());
+}
+
+PSN_EXPORT std::error_code post(handle h, std::uint32_t bytes, void* key, void* ov) noexcept {
+  if (h == 0) return make(ERROR_INVALID_HANDLE);
+  BOOL ok = PostQueuedCompletionStatus(to_handle(h), bytes, reinterpret_cast<ULONG_PTR>(key),
+                                       static_cast<LPOVERLAPPED>(ov));
+  return ok ? std::error_code() : make(GetLastError());
+}
+
+PSN_EXPORT std::error_code process(handle h, std::span<registration> changes,
+                                   std::span<completion> out, std::uint32_t timeout_ms,
+                                   std::size_t* received) noexcept {
+  *received = 0;
+  if (h == 0) return make(WSA_INVALID_HANDLE);
+  if (changes.size() > UINT32_MAX || out.size() > UINT32_MAX) return make(WSAEINVAL);
+  auto* entries = out.empty() ? nullptr : reinterpret_cast<OVERLAPPED_ENTRY*>(out.data());
+  if (changes.empty()) {
+    if (out.empty()) return {};
+    // A plain wait: GetQueuedCompletionStatusEx works on every Windows.
+    ULONG got = 0;
+    BOOL ok = GetQueuedCompletionStatusEx(to_handle(h), entries, static_cast<ULONG>(out.size()),
+                                          &got, timeout_ms, FALSE);
+    if (!ok) return make(GetLastError());  // WAIT_TIMEOUT is errc::timeout
+    *received = got;
+    return {};
+  }
+  process_fn fn = process_notifications();
+  if (fn == nullptr) return make(ERROR_NOT_SUPPORTED);  // before Windows 10 build 20348
+  UINT32 got = 0;
+  DWORD rc =
+      fn(to_handle(h), static_cast<UINT32>(changes.size()),
+         reinterpret_cast<SOCK_NOTIFY_REGISTRATION*>(changes.data()), out.empty() ? 0 : timeout_ms,
+         static_cast<ULONG>(out.size()), entries, out.empty() ? nullptr : &got);
+  *received = got;
+  return rc == ERROR_SUCCESS ? std::error_code() : make(rc);
+}
+
+PSN_EXPORT std::error_code close_socket(native_socket s) noexcept {
+  return closesocket(static_cast<SOCKET>(s)) == 0 ? std::error_code()
+                                                  : make(static_cast<DWORD>(WSAGetLastError()));
+}
+
+// Windows has one kind of port: automatic stands for it.
+PSN_EXPORT backend backend_of(handle) noexcept {
+  return backend::automatic;
+}
+
+// Windows keeps no such counters for a port.
+PSN_EXPORT port_stats stats(handle) noexcept {
+  return {};
+}
+
+PSN_EXPORT void throw_error(std::error_code ec, const char* what) {
+  throw std::system_error(ec, what);
+}
+
+}  // namespace detail
+}  // namespace psn
