@@ -328,16 +328,30 @@ TEST(Backends, R4_5_FuzzRearmsOfACallWhoseTimeRanOutStillApply) {
     disable.push_back(reg(quiet_pairs.back().first, nullptr, 0, SOCK_NOTIFY_OP_DISABLE, 0));
   }
   ASSERT_EQ(apply_all(port, enable), static_cast<DWORD>(ERROR_SUCCESS));
+  // The busy thread runs one pair of batches per call, so it cannot starve
+  // the calls of the lock (an unfair mutex, a slow sanitizer build) and each
+  // call still meets a batch under way.
   std::atomic<bool> stop{false};
+  std::atomic<int> turn{0};
   std::thread busy([&] {
+    int seen = 0;
     while (!stop.load()) {
+      if (turn.load() == seen) {
+        std::this_thread::yield();
+        continue;
+      }
+      seen = turn.load();
       apply_all(port, disable);
       apply_all(port, enable);
     }
   });
   int failures = 0, calls = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (std::chrono::steady_clock::now() < until) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto until = start + std::chrono::seconds(2);
+  const auto cap = start + std::chrono::seconds(120);
+  while ((std::chrono::steady_clock::now() < until || calls < 20) &&
+         std::chrono::steady_clock::now() < cap) {
+    turn.fetch_add(1);
     auto regs = std::make_unique<SOCK_NOTIFY_REGISTRATION[]>(1);  // gone after each call
     regs[0] = socks.rearm[0];
     OVERLAPPED_ENTRY e{};
