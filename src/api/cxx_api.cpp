@@ -5,41 +5,13 @@
 #include <string>
 #include <system_error>
 
+#include "api/error_messages.hpp"
+#include "api/layout_checks.hpp"
 #include "core/api.hpp"
 #include "psn/psn.h"
 #include "psn/psn.hpp"
 
 namespace psn {
-
-static_assert(sizeof(registration) == sizeof(SOCK_NOTIFY_REGISTRATION));
-// R8.2: one SOCKET for both interfaces.
-static_assert(std::is_same_v<native_socket, SOCKET> && invalid_socket == INVALID_SOCKET);
-static_assert(offsetof(registration, socket) == offsetof(SOCK_NOTIFY_REGISTRATION, socket));
-static_assert(offsetof(registration, key) == offsetof(SOCK_NOTIFY_REGISTRATION, completionKey));
-static_assert(offsetof(registration, filter) == offsetof(SOCK_NOTIFY_REGISTRATION, eventFilter));
-static_assert(offsetof(registration, op) == offsetof(SOCK_NOTIFY_REGISTRATION, operation));
-static_assert(offsetof(registration, trigger_flags) ==
-              offsetof(SOCK_NOTIFY_REGISTRATION, triggerFlags));
-static_assert(offsetof(registration, result) ==
-              offsetof(SOCK_NOTIFY_REGISTRATION, registrationResult));
-static_assert(sizeof(completion) == sizeof(OVERLAPPED_ENTRY));
-static_assert(offsetof(completion, key) == offsetof(OVERLAPPED_ENTRY, lpCompletionKey));
-static_assert(offsetof(completion, overlapped) == offsetof(OVERLAPPED_ENTRY, lpOverlapped));
-static_assert(offsetof(completion, internal) == offsetof(OVERLAPPED_ENTRY, Internal));
-static_assert(offsetof(completion, bytes) ==
-              offsetof(OVERLAPPED_ENTRY, dwNumberOfBytesTransferred));
-static_assert(static_cast<unsigned>(event::in) == SOCK_NOTIFY_EVENT_IN &&
-              static_cast<unsigned>(event::out) == SOCK_NOTIFY_EVENT_OUT &&
-              static_cast<unsigned>(event::hangup) == SOCK_NOTIFY_EVENT_HANGUP &&
-              static_cast<unsigned>(event::error) == SOCK_NOTIFY_EVENT_ERR &&
-              static_cast<unsigned>(event::remove) == SOCK_NOTIFY_EVENT_REMOVE);
-static_assert(static_cast<unsigned>(operation::enable) == SOCK_NOTIFY_OP_ENABLE &&
-              static_cast<unsigned>(operation::disable) == SOCK_NOTIFY_OP_DISABLE &&
-              static_cast<unsigned>(operation::remove) == SOCK_NOTIFY_OP_REMOVE);
-static_assert(static_cast<unsigned>(trigger::oneshot) == SOCK_NOTIFY_TRIGGER_ONESHOT &&
-              static_cast<unsigned>(trigger::persistent) == SOCK_NOTIFY_TRIGGER_PERSISTENT &&
-              static_cast<unsigned>(trigger::level) == SOCK_NOTIFY_TRIGGER_LEVEL &&
-              static_cast<unsigned>(trigger::edge) == SOCK_NOTIFY_TRIGGER_EDGE);
 
 namespace {
 
@@ -47,36 +19,9 @@ class psn_category final : public std::error_category {
  public:
   const char* name() const noexcept override { return "psn"; }
   std::string message(int code) const override {
-    switch (code) {
-      case 0:
-        return "ERROR_SUCCESS: success";
-      case ERROR_INVALID_HANDLE:
-        return "ERROR_INVALID_HANDLE: not an open port";
-      case ERROR_NOT_ENOUGH_MEMORY:
-        return "ERROR_NOT_ENOUGH_MEMORY: out of memory";
-      case ERROR_NOT_SUPPORTED:
-        return "ERROR_NOT_SUPPORTED: not supported";
-      case ERROR_INVALID_PARAMETER:
-        return "ERROR_INVALID_PARAMETER: invalid parameter";
-      case WAIT_TIMEOUT:
-        return "WAIT_TIMEOUT: the wait timed out";
-      case ERROR_ABANDONED_WAIT_0:
-        return "ERROR_ABANDONED_WAIT_0: the port was closed";
-      case ERROR_NOT_FOUND:
-        return "ERROR_NOT_FOUND: no registration for this socket";
-      case WSAEFAULT:
-        return "WSAEFAULT: bad address";
-      case WSAEINVAL:
-        return "WSAEINVAL: invalid argument";
-      case WSAEWOULDBLOCK:
-        return "WSAEWOULDBLOCK: operation would block";
-      case WSAENOTSOCK:
-        return "WSAENOTSOCK: not a socket";
-      case WSAENOBUFS:
-        return "WSAENOBUFS: no buffer space available";
-      default:
-        return "psn error " + std::to_string(code);
-    }
+    if (const api::error_message* m = api::find_error_message(code))
+      return std::string(m->name) + ": " + m->text;
+    return "psn error " + std::to_string(code);
   }
 };
 

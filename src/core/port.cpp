@@ -1,9 +1,7 @@
 #include "core/port.hpp"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,31 +9,14 @@
 #include <climits>
 #include <new>
 
+#include "core/futex.hpp"
 #include "core/handle_table.hpp"
 #include "core/socket_owners.hpp"
 
 namespace psn::core {
 namespace {
 
-constexpr std::uint32_t kInfinite = 0xFFFFFFFFu;
-
-// ---- time (R3.7: monotonic clock) ----------------------------------------
-
-timespec now_monotonic() noexcept {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t;
-}
-
-timespec add_ms(timespec t, std::uint32_t ms) noexcept {
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L) {
-    t.tv_sec += 1;
-    t.tv_nsec -= 1000000000L;
-  }
-  return t;
-}
+// ---- time (R3.7: monotonic clock; now_monotonic, add_ms in core/futex.hpp) ----
 
 // Milliseconds left until `deadline`, rounded up so a wait never ends early;
 // 0 when it has passed.
@@ -46,21 +27,6 @@ int remaining_ms(const timespec& deadline) noexcept {
   if (ns <= 0) return 0;
   long long ms = (ns + 999999) / 1000000;
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-}
-
-// ---- futex -----------------------------------------------------------------
-
-void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
-                const timespec* deadline) noexcept {
-  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so EINTR
-  // and spurious returns can simply wait again without drifting (R3.7).
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE, expected,
-          deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
-}
-
-void futex_wake(std::atomic<std::uint32_t>* word) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr,
-          nullptr, 0);
 }
 
 // ---- per-thread running association (R3.8) -----------------------------------
@@ -113,12 +79,12 @@ class wake_list {
     if (n_ < kMax) {
       words_[n_++] = w;
     } else {
-      futex_wake(w);  // still under the lock, which keeps the waiter alive
+      futex_wake(w, 1);  // still under the lock, which keeps the waiter alive
     }
   }
   void interrupt() noexcept { interrupt_ = true; }
   void run() noexcept {
-    for (unsigned i = 0; i < n_; ++i) futex_wake(words_[i]);
+    for (unsigned i = 0; i < n_; ++i) futex_wake(words_[i], 1);
     n_ = 0;
     if (interrupt_) backend_->interrupt();
     interrupt_ = false;

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "utf8.hpp"
+
 namespace {
 
 // MSVC's wide format -> glibc's. Throws std::bad_alloc only.
@@ -89,21 +91,10 @@ int format_wide(std::vector<wchar_t>& buf, const wchar_t* format, va_list args) 
   }
 }
 
+// A value past U+10FFFF becomes '?'; any other, surrogates too, is encoded as it is.
 void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x110000) {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
+  if (c < 0x110000) {
+    psn::win32::encode_utf8(c, out);
   } else {
     out += '?';
   }

@@ -250,6 +250,18 @@ bool inet_parts(const sockaddr* sa, bool* any, std::uint16_t* port) noexcept {
   return false;
 }
 
+// The socket's own address, as getsockname gives it, into *ss and *l.
+// Returns 0, or the call's failure value with the last error set: the
+// system's error, or WSAEINVAL for an AF_INET/AF_INET6 socket not bound yet.
+int bound_name(int fd, sockaddr_storage* ss, socklen_t* l) noexcept {
+  *l = sizeof *ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(ss), l) != 0) return fail_errno(fd, errno);
+  bool any = false;
+  std::uint16_t port = 0;
+  if (inet_parts(reinterpret_cast<sockaddr*>(ss), &any, &port) && port == 0) return fail(WSAEINVAL);
+  return 0;
+}
+
 bool buffer_ok(const void* buf, int len) noexcept {
   return len >= 0 && (buf != nullptr || len == 0);
 }
@@ -650,12 +662,8 @@ PSN_API int psn_ws_listen(SOCKET s, int backlog) noexcept {
   if (fd < 0) return fail(WSAENOTSOCK);
   // Windows refuses to listen on an unbound socket; Linux would pick a port.
   sockaddr_storage ss{};
-  socklen_t l = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &l) != 0) return fail_errno(fd, errno);
-  bool any = false;
-  std::uint16_t port = 0;
-  if (inet_parts(reinterpret_cast<sockaddr*>(&ss), &any, &port) && port == 0)
-    return fail(WSAEINVAL);
+  socklen_t l = 0;
+  if (bound_name(fd, &ss, &l) != 0) return SOCKET_ERROR;
   if (backlog < 0) {  // SOMAXCONN_HINT(n): n, kept within 200..65535 as Windows does
     long long hint = -static_cast<long long>(backlog);
     backlog = static_cast<int>(hint < 200 ? 200 : hint > 65535 ? 65535 : hint);
@@ -854,12 +862,9 @@ PSN_API int psn_ws_getsockname(SOCKET s, sockaddr* name, int* namelen) noexcept 
   if (fd < 0) return fail(WSAENOTSOCK);
   if (name == nullptr || namelen == nullptr || *namelen < 0) return fail(WSAEFAULT);
   sockaddr_storage ss{};
-  socklen_t l = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &l) != 0) return fail_errno(fd, errno);
-  bool any = false;
-  std::uint16_t port = 0;
-  if (inet_parts(reinterpret_cast<sockaddr*>(&ss), &any, &port) && port == 0)
-    return fail(WSAEINVAL);  // not bound yet: Windows has no name to give
+  socklen_t l = 0;
+  // Not bound yet is WSAEINVAL: Windows has no name to give.
+  if (bound_name(fd, &ss, &l) != 0) return SOCKET_ERROR;
   if (!copy_address(ss, l, name, namelen)) return fail(WSAEFAULT);
   return 0;
 }

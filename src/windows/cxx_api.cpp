@@ -15,6 +15,9 @@
 #include <system_error>
 #include <type_traits>
 
+#include "../api/error_messages.hpp"
+#include "../api/layout_checks.hpp"
+
 // The DLL exports exactly the functions <psn/psn.hpp> declares (and
 // psn_version): nothing of the static C++ runtime inside it.
 #if defined(PSN_BUILDING_DLL)
@@ -25,35 +28,9 @@
 
 namespace psn {
 
-// registration and completion are passed to the system as they are.
-static_assert(sizeof(registration) == sizeof(SOCK_NOTIFY_REGISTRATION));
-static_assert(std::is_same_v<native_socket, SOCKET> && invalid_socket == INVALID_SOCKET);
-static_assert(offsetof(registration, socket) == offsetof(SOCK_NOTIFY_REGISTRATION, socket));
-static_assert(offsetof(registration, key) == offsetof(SOCK_NOTIFY_REGISTRATION, completionKey));
-static_assert(offsetof(registration, filter) == offsetof(SOCK_NOTIFY_REGISTRATION, eventFilter));
-static_assert(offsetof(registration, op) == offsetof(SOCK_NOTIFY_REGISTRATION, operation));
-static_assert(offsetof(registration, trigger_flags) ==
-              offsetof(SOCK_NOTIFY_REGISTRATION, triggerFlags));
-static_assert(offsetof(registration, result) ==
-              offsetof(SOCK_NOTIFY_REGISTRATION, registrationResult));
-static_assert(sizeof(completion) == sizeof(OVERLAPPED_ENTRY));
-static_assert(offsetof(completion, key) == offsetof(OVERLAPPED_ENTRY, lpCompletionKey));
-static_assert(offsetof(completion, overlapped) == offsetof(OVERLAPPED_ENTRY, lpOverlapped));
-static_assert(offsetof(completion, internal) == offsetof(OVERLAPPED_ENTRY, Internal));
-static_assert(offsetof(completion, bytes) ==
-              offsetof(OVERLAPPED_ENTRY, dwNumberOfBytesTransferred));
-static_assert(static_cast<unsigned>(event::in) == SOCK_NOTIFY_EVENT_IN &&
-              static_cast<unsigned>(event::out) == SOCK_NOTIFY_EVENT_OUT &&
-              static_cast<unsigned>(event::hangup) == SOCK_NOTIFY_EVENT_HANGUP &&
-              static_cast<unsigned>(event::error) == SOCK_NOTIFY_EVENT_ERR &&
-              static_cast<unsigned>(event::remove) == SOCK_NOTIFY_EVENT_REMOVE);
-static_assert(static_cast<unsigned>(operation::enable) == SOCK_NOTIFY_OP_ENABLE &&
-              static_cast<unsigned>(operation::disable) == SOCK_NOTIFY_OP_DISABLE &&
-              static_cast<unsigned>(operation::remove) == SOCK_NOTIFY_OP_REMOVE);
-static_assert(static_cast<unsigned>(trigger::oneshot) == SOCK_NOTIFY_TRIGGER_ONESHOT &&
-              static_cast<unsigned>(trigger::persistent) == SOCK_NOTIFY_TRIGGER_PERSISTENT &&
-              static_cast<unsigned>(trigger::level) == SOCK_NOTIFY_TRIGGER_LEVEL &&
-              static_cast<unsigned>(trigger::edge) == SOCK_NOTIFY_TRIGGER_EDGE);
+// registration and completion are passed to the system as they are
+// (../api/layout_checks.hpp).
+
 // psn::errc holds the Windows values, so system codes compare equal to it.
 static_assert(static_cast<DWORD>(errc::invalid_handle) == ERROR_INVALID_HANDLE &&
               static_cast<DWORD>(errc::timeout) == WAIT_TIMEOUT &&
@@ -63,39 +40,6 @@ static_assert(static_cast<DWORD>(errc::invalid_handle) == ERROR_INVALID_HANDLE &
               static_cast<DWORD>(errc::not_socket) == WSAENOTSOCK);
 
 namespace {
-
-const char* code_name(int code) noexcept {
-  switch (code) {
-    case ERROR_SUCCESS:
-      return "ERROR_SUCCESS";
-    case ERROR_INVALID_HANDLE:
-      return "ERROR_INVALID_HANDLE";
-    case ERROR_NOT_ENOUGH_MEMORY:
-      return "ERROR_NOT_ENOUGH_MEMORY";
-    case ERROR_NOT_SUPPORTED:
-      return "ERROR_NOT_SUPPORTED";
-    case ERROR_INVALID_PARAMETER:
-      return "ERROR_INVALID_PARAMETER";
-    case WAIT_TIMEOUT:
-      return "WAIT_TIMEOUT";
-    case ERROR_ABANDONED_WAIT_0:
-      return "ERROR_ABANDONED_WAIT_0";
-    case ERROR_NOT_FOUND:
-      return "ERROR_NOT_FOUND";
-    case WSAEFAULT:
-      return "WSAEFAULT";
-    case WSAEINVAL:
-      return "WSAEINVAL";
-    case WSAEWOULDBLOCK:
-      return "WSAEWOULDBLOCK";
-    case WSAENOTSOCK:
-      return "WSAENOTSOCK";
-    case WSAENOBUFS:
-      return "WSAENOBUFS";
-    default:
-      return nullptr;
-  }
-}
 
 // Messages are the system's text, after the Windows name where psn knows it,
 // as on Linux ("WAIT_TIMEOUT: ...").
@@ -110,7 +54,8 @@ class windows_category final : public std::error_category {
     while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ')) --n;
     text.assign(buf, n);
     if (text.empty()) text = "error " + std::to_string(code);
-    if (const char* name = code_name(code)) return std::string(name) + ": " + text;
+    if (const api::error_message* m = api::find_error_message(code))
+      return std::string(m->name) + ": " + text;
     return text;
   }
 };

@@ -20,25 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include "win32_support.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr DWORD kLongWait = 10000;
-
-long long ms_since(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-}
-
-template <class Pred>
-bool eventually(Pred pred) {
-  auto t0 = Clock::now();
-  while (!pred()) {
-    if (ms_since(t0) > kLongWait) return false;
-    Sleep(1);
-  }
-  return true;
-}
+using namespace win32test;
 
 // Runs f on n threads at once and joins them.
 template <class F>

@@ -18,27 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "win32_support.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// For waits that must succeed: far longer than they ever take.
-constexpr DWORD kLongWait = 10000;
-
-long long ms_since(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-}
-
-// Polls pred for up to kLongWait; true once it holds.
-template <class Pred>
-bool eventually(Pred pred) {
-  auto t0 = Clock::now();
-  while (!pred()) {
-    if (ms_since(t0) > kLongWait) return false;
-    Sleep(1);
-  }
-  return true;
-}
+using namespace win32test;
 
 HANDLE manual_event(bool set = false) {
   return CreateEventA(nullptr, TRUE, set, nullptr);

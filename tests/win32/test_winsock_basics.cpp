@@ -16,74 +16,11 @@
 #include <type_traits>
 
 #include "../../src/win32/winsock_layout.hpp"
+#include "winsock_support.hpp"
 
 namespace {
 
-#define EXPECT_LAST_ERROR(code)                           \
-  do {                                                    \
-    EXPECT_EQ(WSAGetLastError(), static_cast<int>(code)); \
-    EXPECT_EQ(GetLastError(), static_cast<DWORD>(code));  \
-  } while (0)
-
-class Sock {
- public:
-  Sock() = default;
-  explicit Sock(SOCKET s) : s_(s) {}
-  Sock(Sock&& o) noexcept : s_(o.release()) {}
-  Sock& operator=(Sock&& o) noexcept {
-    reset(o.release());
-    return *this;
-  }
-  ~Sock() { reset(); }
-  operator SOCKET() const { return s_; }  // NOLINT
-  SOCKET release() {
-    SOCKET s = s_;
-    s_ = INVALID_SOCKET;
-    return s;
-  }
-  void reset(SOCKET s = INVALID_SOCKET) {
-    if (s_ != INVALID_SOCKET) closesocket(s_);
-    s_ = s;
-  }
-
- private:
-  SOCKET s_ = INVALID_SOCKET;
-};
-
-SOCKADDR_IN loopback4(USHORT port = 0) {
-  SOCKADDR_IN a;
-  ZeroMemory(&a, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-Sock bound4(int type, SOCKADDR_IN* bound) {
-  Sock s(socket(AF_INET, type, 0));
-  EXPECT_NE(static_cast<SOCKET>(s), INVALID_SOCKET);
-  SOCKADDR_IN a = loopback4();
-  EXPECT_EQ(bind(s, reinterpret_cast<SOCKADDR*>(&a), sizeof a), 0);
-  int len = sizeof *bound;
-  EXPECT_EQ(getsockname(s, reinterpret_cast<SOCKADDR*>(bound), &len), 0);
-  return s;
-}
-
-struct Pair {
-  Sock client, server;
-};
-
-Pair tcp_pair() {
-  SOCKADDR_IN addr;
-  Sock l = bound4(SOCK_STREAM, &addr);
-  EXPECT_EQ(listen(l, 4), 0);
-  Pair p;
-  p.client = Sock(socket(AF_INET, SOCK_STREAM, 0));
-  EXPECT_EQ(connect(p.client, reinterpret_cast<SOCKADDR*>(&addr), sizeof addr), 0);
-  p.server = Sock(accept(l, nullptr, nullptr));
-  EXPECT_NE(static_cast<SOCKET>(p.server), INVALID_SOCKET);
-  return p;
-}
+using namespace winsocktest;
 
 bool is_nonblocking(SOCKET s) {
   return (::fcntl(static_cast<int>(s), F_GETFL) & O_NONBLOCK) != 0;
