@@ -185,32 +185,72 @@ struct ReadyOneshots {
   }
 };
 
-// R7.2: a call that re-arms K one-shot registrations and then waits enters
-// the kernel once with io_uring; epoll needs K epoll_ctl calls and a wait.
+// R7.2 on every backend: a call that re-arms K level-triggered one-shot
+// registrations with their settings unchanged, and then waits, enters the
+// kernel once and changes nothing there: the watches stayed armed after the
+// takes. A re-arm that changes the settings does reach the kernel: with
+// io_uring still in the wait's one entry, with epoll one epoll_ctl each.
 // The port's counters tell.
-TEST(Backends, R7_2_RearmAndWaitIsOneKernelEntryOnIoUring) {
+TEST(Backends, R7_2_RearmAndWaitIsOneKernelEntry) {
   for (psn::backend b : {psn::backend::epoll, psn::backend::io_uring}) {
     if (b == psn::backend::io_uring && !io_uring_available()) continue;
-    for (int k : {1, 16, 256}) {
-      SCOPED_TRACE(testing::Message()
-                   << (b == psn::backend::epoll ? "epoll" : "io_uring") << ", " << k << " re-arms");
-      psn::port p = psn::port::create({.concurrency = 0, .backend = b});
-      HANDLE h = reinterpret_cast<HANDLE>(p.native_handle());
-      ReadyOneshots socks(h, k);
-      const psn::port_stats before = p.stats();
-      std::vector<OVERLAPPED_ENTRY> out(static_cast<size_t>(k));
-      UINT32 got = 0;
-      ASSERT_EQ(ProcessSocketNotifications(h, static_cast<UINT32>(k), socks.rearm.data(), 5000,
-                                           static_cast<UINT32>(k), out.data(), &got),
-                static_cast<DWORD>(ERROR_SUCCESS));
-      const psn::port_stats after = p.stats();
-      for (const auto& r : socks.rearm) EXPECT_EQ(r.registrationResult, 0u);
-      EXPECT_EQ(got, static_cast<UINT32>(k));  // every re-armed socket is ready (R5.9)
-      EXPECT_EQ(after.changes_applied - before.changes_applied, static_cast<uint64_t>(k));
-      EXPECT_EQ(after.packets_delivered - before.packets_delivered, static_cast<uint64_t>(k));
-      EXPECT_EQ(after.kernel_entries - before.kernel_entries,
-                b == psn::backend::io_uring ? 1u : static_cast<uint64_t>(k) + 1);
+    for (bool change_filter : {false, true}) {
+      for (int k : {1, 16, 256}) {
+        SCOPED_TRACE(testing::Message()
+                     << (b == psn::backend::epoll ? "epoll" : "io_uring") << ", " << k
+                     << (change_filter ? " re-arms adding HANGUP" : " plain re-arms"));
+        psn::port p = psn::port::create({.concurrency = 0, .backend = b});
+        HANDLE h = reinterpret_cast<HANDLE>(p.native_handle());
+        ReadyOneshots socks(h, k);
+        if (change_filter)
+          for (auto& r : socks.rearm)
+            r.eventFilter = SOCK_NOTIFY_REGISTER_EVENT_IN | SOCK_NOTIFY_REGISTER_EVENT_HANGUP;
+        const psn::port_stats before = p.stats();
+        std::vector<OVERLAPPED_ENTRY> out(static_cast<size_t>(k));
+        UINT32 got = 0;
+        ASSERT_EQ(ProcessSocketNotifications(h, static_cast<UINT32>(k), socks.rearm.data(), 5000,
+                                             static_cast<UINT32>(k), out.data(), &got),
+                  static_cast<DWORD>(ERROR_SUCCESS));
+        const psn::port_stats after = p.stats();
+        for (const auto& r : socks.rearm) EXPECT_EQ(r.registrationResult, 0u);
+        EXPECT_EQ(got, static_cast<UINT32>(k));  // every re-armed socket is ready (R5.9)
+        EXPECT_EQ(after.packets_delivered - before.packets_delivered, static_cast<uint64_t>(k));
+        const uint64_t changes = change_filter ? static_cast<uint64_t>(k) : 0;
+        EXPECT_EQ(after.changes_applied - before.changes_applied, changes);
+        EXPECT_EQ(after.kernel_entries - before.kernel_entries,
+                  b == psn::backend::io_uring ? 1u : changes + 1);
+      }
     }
+  }
+}
+
+// The lazy re-arm's way back: a one-shot registration whose socket the
+// kernel reports while it is disabled (here a look by a call that re-arms
+// nothing) is disarmed in the kernel then, so it is not reported again and
+// again; its next re-arm reaches the kernel and notifies at once (R5.9).
+TEST(Backends, R5_9_ReportWhileDisabledDisarmsAndTheRearmStillNotifies) {
+  for (psn::backend b : {psn::backend::epoll, psn::backend::io_uring}) {
+    if (b == psn::backend::io_uring && !io_uring_available()) continue;
+    SCOPED_TRACE(b == psn::backend::epoll ? "epoll" : "io_uring");
+    psn::port p = psn::port::create({.concurrency = 0, .backend = b});
+    HANDLE h = reinterpret_cast<HANDLE>(p.native_handle());
+    ReadyOneshots socks(h, 1);  // taken, disabled, still readable
+    OVERLAPPED_ENTRY e{};
+    psn::port_stats s0 = p.stats();
+    EXPECT_EQ(take(h, &e, 1, 0), 0u) << "R5.9: disabled after its packet was taken";
+    psn::port_stats s1 = p.stats();
+    EXPECT_EQ(s1.changes_applied - s0.changes_applied, 1u) << "the wasted report disarms";
+    EXPECT_EQ(take(h, &e, 1, 0), 0u);
+    psn::port_stats s2 = p.stats();
+    EXPECT_EQ(s2.changes_applied - s1.changes_applied, 0u) << "and it stays quiet";
+    UINT32 got = 0;
+    ASSERT_EQ(ProcessSocketNotifications(h, 1, socks.rearm.data(), 0, 1, &e, &got),
+              static_cast<DWORD>(ERROR_SUCCESS));
+    EXPECT_EQ(socks.rearm[0].registrationResult, 0u);
+    ASSERT_EQ(got, 1u) << "R4.5, R5.9: the re-arm notifies at once";
+    EXPECT_TRUE(is_note(e, 100, SOCK_NOTIFY_EVENT_IN));
+    EXPECT_EQ(p.stats().changes_applied - s2.changes_applied, 1u)
+        << "this re-arm is a kernel change";
   }
 }
 

@@ -232,6 +232,9 @@ ssize_t read_pattern(int fd, std::size_t i, std::size_t offset, char* buf, std::
   return r;
 }
 
+// It also pins the lazy re-arm's stale-report rule (registration_table.hpp):
+// a look under way while a handler drains and re-arms must not deliver
+// what it saw before the drain ("notified IN but recv returned -1").
 TEST(Stress, R3_8_OneshotRearmManyThreadsEveryByteOnce) {
   constexpr int kThreads = 4;
   constexpr ULONG kBatch = 16;
