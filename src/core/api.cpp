@@ -38,7 +38,7 @@ std::uint32_t close_handle(handle h) noexcept {
   auto& table = handle_table::instance();
   object* o = table.close(h);  // later lookups of h fail from here on
   if (!o) return ERROR_INVALID_HANDLE;
-  o->close();  // a port: R3.9
+  o->close();        // a port: R3.9
   table.release(h);  // the caller's reference
   table.release(h);  // the table's own: the last reference frees the port
   return ERROR_SUCCESS;

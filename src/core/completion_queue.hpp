@@ -97,6 +97,16 @@ class completion_queue {
     ++queued_;
   }
   void unlink(packet* p) noexcept { packets_.unlink(p); }
+  // n packets went from the kernel straight to a caller's array, as if
+  // queued and taken at once (only while the queue is empty: R3.3).
+  void count_direct(std::uint32_t n) noexcept {
+    queued_ += n;
+    delivered_ += n;
+  }
+  // Whether w is the only waiter (so packets for waiters are all its own).
+  bool only_waiter(const waiter* w) const noexcept {
+    return waiters_.front() == w && waiters_.back() == w;
+  }
   // Takes up to cap packets, oldest first, into out.
   std::uint32_t take(OVERLAPPED_ENTRY* out, std::uint32_t cap) noexcept;
   // R3.9: every packet is dropped.

@@ -2,7 +2,6 @@
 
 #include <new>
 
-
 namespace psn::core {
 namespace {
 
@@ -63,8 +62,8 @@ handle_table::handle handle_table::insert(object* p) noexcept {
   if (gen == 0) gen = 1;  // generation 0 is never handed out
   s->object = p;
   s->state.store((static_cast<std::uint64_t>(gen) << 32) | 1u, std::memory_order_release);
-  return (static_cast<std::uintptr_t>(gen) << 32) |
-         (static_cast<std::uintptr_t>(index + 1) << 4) | kTag;
+  return (static_cast<std::uintptr_t>(gen) << 32) | (static_cast<std::uintptr_t>(index + 1) << 4) |
+         kTag;
 }
 
 object* handle_table::acquire(handle h, slot** where) noexcept {

@@ -55,7 +55,8 @@ port::~port() {
 
 // Collects what the kernel has ready now, without waiting. The lock is let
 // go during the system call.
-void port::look_locked(std::unique_lock<std::mutex>& lock) noexcept {
+std::uint32_t port::look_locked(std::unique_lock<std::mutex>& lock, OVERLAPPED_ENTRY* out,
+                                std::uint32_t cap) noexcept {
   quiesce_locked(lock);
   backends::event evs[128];
   ++direct_looks_;  // no fused enter starts meanwhile (see dequeue)
@@ -64,8 +65,12 @@ void port::look_locked(std::unique_lock<std::mutex>& lock) noexcept {
   int k = backend_->wait(evs, 0);
   lock.lock();
   --direct_looks_;
-  registrations_.on_reports(std::span<const backends::event>(evs, static_cast<std::size_t>(k)),
-                            look, inflight_);
+  // The lock was let go: other threads may have taken the last running
+  // slots meanwhile (R3.8).
+  if (!queue_.may_release()) cap = 0;
+  return registrations_.on_reports(
+      std::span<const backends::event>(evs, static_cast<std::size_t>(k)), look, inflight_, out,
+      cap);
 }
 
 // Waits until no fused enter is under way, interrupting it. Whoever touches
@@ -157,13 +162,21 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
       // for registrations that are disabled or only see unfiltered events,
       // and must not crowd out the ones this call needs (R4.5). Extra
       // packets stay queued for later calls.
-      look_locked(lock);
+      // With nothing queued, what it finds goes straight into out.
+      std::uint32_t direct = look_locked(lock, out, queued == 0 ? cap : 0);
       looked = true;
       if (queue_.closed) return ERROR_ABANDONED_WAIT_0;
+      if (direct > 0) {
+        out += direct;
+        cap -= direct;
+        *got = direct;
+      }
     }
     // The lock was let go while looking: other threads may have taken the
     // last running slots meanwhile (R3.8).
-    const std::uint32_t n = queue_.may_release() ? queue_.take(out, cap) : 0;
+    std::uint32_t n = *got;
+    if (n > 0 || queue_.may_release()) n += queue_.take(out, cap);
+    *got = 0;
     if (n > 0) {
       queue_.start_running();
       queue_.dispatch(wl);
@@ -242,8 +255,19 @@ std::uint32_t port::wait_locked(std::unique_lock<std::mutex>& lock, wake_list& w
       w.in_kernel = false;
       w.signal.store(0, std::memory_order_relaxed);
       looked = true;
-      registrations_.on_reports(std::span<const backends::event>(evs, static_cast<std::size_t>(k)),
-                                look, inflight_);
+      const std::span<const backends::event> reports(evs, static_cast<std::size_t>(k));
+      if (queue_.only_waiter(&w) && queue_.may_release()) {
+        // Alone on the port: the packets would all be this thread's, so
+        // they go straight into its array (R3.3: nothing was queued).
+        w.got = registrations_.on_reports(reports, look, inflight_, w.out, w.cap);
+        if (w.got > 0) {
+          queue_.remove_waiter(&w);
+          w.st = waiter::status::delivered;
+          queue_.start_running();
+        }
+      } else {
+        registrations_.on_reports(reports, look, inflight_);
+      }
       queue_.dispatch(wl, &w);  // may hand packets to this thread too
     } else if (rearms_pending) {
       // Someone else polls: apply them now and look, as a call that does

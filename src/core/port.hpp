@@ -72,7 +72,9 @@ class port final : public object {
                             OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint32_t* got,
                             std::uint32_t timeout_ms, const timespec& deadline,
                             const void* defer_token, bool looked);
-  void look_locked(std::unique_lock<std::mutex>& lock) noexcept;
+  // Returns how many notifications went straight into out (see on_reports).
+  std::uint32_t look_locked(std::unique_lock<std::mutex>& lock, OVERLAPPED_ENTRY* out = nullptr,
+                            std::uint32_t cap = 0) noexcept;
   void quiesce_locked(std::unique_lock<std::mutex>& lock) noexcept;
   void flush_deferred_locked(std::unique_lock<std::mutex>& lock) noexcept;
 

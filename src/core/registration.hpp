@@ -27,8 +27,9 @@ struct registration : packet {
   std::uint16_t filter = 0;  // SOCK_NOTIFY_REGISTER_EVENT_* bits
   bool edge = false;
   bool oneshot = false;
-  bool parked = false;    // watched edge-triggered to stop a silent level report spinning
-  bool deferred = false;  // a re-arm waits to go to the kernel with its call's wait (R7.2)
+  std::uint8_t trigger_flags = 0;  // as the ENABLE gave them (validated), for the re-arm fast path
+  bool parked = false;             // watched edge-triggered to stop a silent level report spinning
+  bool deferred = false;           // a re-arm waits to go to the kernel with its call's wait (R7.2)
   state st = state::enabled;
   // The kernel watch: whether it can report now, and whether it disarms
   // itself after one report (EPOLLONESHOT).
@@ -41,6 +42,9 @@ struct registration : packet {
   // Kernel looks started before the last ENABLE of this level-triggered
   // registration: what they report may predate it, and is not delivered.
   std::uint64_t enabled_after_look = 0;
+  // Kernel looks started before the watch was last disarmed: what they
+  // report may predate the disarm.
+  std::uint64_t disarmed_after_look = 0;
   std::uint32_t pending = 0;  // events of the queued packet
 
   registration() noexcept : packet(kind::socket) {}

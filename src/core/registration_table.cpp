@@ -44,6 +44,7 @@ void restore_settings(registration* r, const registration& s) noexcept {
   r->filter = s.filter;
   r->edge = s.edge;
   r->oneshot = s.oneshot;
+  r->trigger_flags = s.trigger_flags;
   r->parked = s.parked;
   r->st = s.st;
   r->armed = s.armed;
@@ -87,6 +88,9 @@ void registration_table::note_applied(const backends::change& c, registration* r
       r->kernel_oneshot = c.interest.oneshot;
       break;
     case backends::change::kind::disarm:
+      r->disarmed_after_look = looks_started_;
+      r->armed = false;
+      break;
     case backends::change::kind::del:
       r->armed = false;
       break;
@@ -113,9 +117,12 @@ void registration_table::wasted_report(registration* r) noexcept {
 
 // ---- kernel reports ------------------------------------------------------------
 
-void registration_table::on_reports(std::span<const backends::event> evs, std::uint64_t look,
-                                    bool enter_in_flight) noexcept {
-  if (queue_.closed) return;
+std::uint32_t registration_table::on_reports(std::span<const backends::event> evs,
+                                             std::uint64_t look, bool enter_in_flight,
+                                             OVERLAPPED_ENTRY* out, std::uint32_t cap) noexcept {
+  if (queue_.closed) return 0;
+  if (!queue_.empty()) cap = 0;
+  std::uint32_t direct = 0;
   for (const backends::event& ev : evs) {
     int fd = static_cast<int>(static_cast<std::uint32_t>(ev.cookie));
     registration* r = lookup(fd);
@@ -136,7 +143,15 @@ void registration_table::on_reports(std::span<const backends::event> evs, std::u
     // ignored safely: the kernel reports it again at the next look. An
     // EPOLLONESHOT watch was disarmed while the registration was, so what
     // it reports was armed by the ENABLE's own change.
-    if (!r->kernel_oneshot && look <= r->enabled_after_look) continue;
+    if (!r->kernel_oneshot) {
+      if (look <= r->enabled_after_look) continue;
+    } else if (look <= r->disarmed_after_look && may_change) {
+      // It may also predate the disarm of the watch that stayed armed
+      // before; this EPOLLONESHOT watch may have been used up by it. Ask
+      // the kernel again: re-arming looks at the socket as it is now.
+      ctl(backends::change::kind::modify, r);
+      continue;
+    }
     std::uint32_t mask = ev.events & (r->filter | SOCK_NOTIFY_EVENT_ERR);  // R5.10
     if (mask == 0) {
       // Only unfiltered conditions hold (say a hang-up on a registration
@@ -150,18 +165,27 @@ void registration_table::on_reports(std::span<const backends::event> evs, std::u
     }
     if (r->linked()) {
       r->pending |= mask;  // R5.6: merge, keep the queued packet's place
+    } else if (direct < cap) {
+      r->pending = mask;
+      fill(r, out[direct++]);
     } else {
       r->pending = mask;
       queue_.push(r);
     }
   }
+  queue_.count_direct(direct);
+  return direct;
 }
 
 // ---- packets -------------------------------------------------------------------
 
 void registration_table::deliver(packet* p, OVERLAPPED_ENTRY& e) noexcept {
+  fill(static_cast<registration*>(p), e);
+}
+
+void registration_table::fill(registration* r, OVERLAPPED_ENTRY& e) noexcept {
   // R3.5: a notification carries the key and the events, no OVERLAPPED.
-  auto* r = static_cast<registration*>(p);
+  e.Internal = 0;
   e.lpCompletionKey = r->key;
   e.lpOverlapped = nullptr;
   e.dwNumberOfBytesTransferred = r->pending;
@@ -239,17 +263,17 @@ void registration_table::drop_all() noexcept {
 
 // R4.3: everything a batch could need is allocated before the first change.
 bool registration_table::reserve(std::span<const SOCK_NOTIFY_REGISTRATION> regs) noexcept {
-  std::size_t new_regs = 0;
+  std::size_t fresh = 0, registered = 0;
   int max_fd = -1;
-  // A REMOVE keeps its node until its packet is taken, so an ENABLE after it
-  // in the same batch needs a new one even for a registered socket.
+  // A REMOVE keeps its node until its packet is taken, so an ENABLE of a
+  // registered socket in a batch with a REMOVE needs a new node too.
   bool removes = false;
-  for (const auto& r : regs) removes |= r.operation == SOCK_NOTIFY_OP_REMOVE;
   for (const auto& r : regs) {
+    removes |= r.operation == SOCK_NOTIFY_OP_REMOVE;
     const int fd = socket_fd(r.socket);
     if (r.operation != SOCK_NOTIFY_OP_ENABLE || fd < 0) continue;
     if (lookup(fd)) {
-      if (removes) ++new_regs;
+      ++registered;
       continue;
     }
     // Only an open descriptor can become a registration; checking this one
@@ -258,9 +282,10 @@ bool registration_table::reserve(std::span<const SOCK_NOTIFY_REGISTRATION> regs)
     if (static_cast<std::size_t>(fd) >= by_fd_.size() &&
         (backend_.count_entries(1), ::fcntl(fd, F_GETFD) < 0))
       continue;
-    ++new_regs;
+    ++fresh;
     if (fd > max_fd) max_fd = fd;
   }
+  const std::size_t new_regs = fresh + (removes ? registered : 0);
   try {
     if (deferring_) {
       deferred_.reserve(deferred_.size() + regs.size());
@@ -292,7 +317,28 @@ bool registration_table::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs,
     return false;
   }
   if (deferring_) deferred_owner_ = defer_token;
-  for (auto& r : regs) r.registrationResult = apply_one(r);  // R4.1: in order
+  for (auto& e : regs) {  // R4.1: in order
+    // The common re-arm first, inline: the same key, filter and trigger
+    // flags as the registration's (validated when it took them), on a
+    // watch that is still armed. No kernel change (see the header). The key
+    // must match too: an ENABLE with another key on a registered number is
+    // how a socket that reused the number of one closed with close()
+    // usually shows itself (R5.12), and only the kernel can tell.
+    if (e.operation == SOCK_NOTIFY_OP_ENABLE) {
+      registration* r = lookup(socket_fd(e.socket));
+      if (r && r->armed && !r->kernel_oneshot && !r->edge && !r->parked && !r->deferred &&
+          r->trigger_flags == e.triggerFlags && r->filter == e.eventFilter &&
+          r->key == reinterpret_cast<std::uintptr_t>(e.completionKey)) {
+        if (r->st != registration::state::enabled) {
+          r->enabled_after_look = looks_started_;
+          r->st = registration::state::enabled;  // R5.9: the next kernel look reports it
+        }
+        e.registrationResult = ERROR_SUCCESS;
+        continue;
+      }
+    }
+    e.registrationResult = apply_one(e);
+  }
   deferring_ = false;
   return true;
 }
@@ -314,6 +360,7 @@ std::uint32_t registration_table::apply_one(SOCK_NOTIFY_REGISTRATION& e) noexcep
     case SOCK_NOTIFY_OP_NONE:
       return ERROR_SUCCESS;  // R5.2
     case SOCK_NOTIFY_OP_ENABLE: {
+      registration* r = lookup(fd);
       // R5.1: the filter and the trigger flags.
       const unsigned t = e.triggerFlags;
       const bool level = t & SOCK_NOTIFY_TRIGGER_LEVEL, edge = t & SOCK_NOTIFY_TRIGGER_EDGE;
@@ -321,7 +368,7 @@ std::uint32_t registration_table::apply_one(SOCK_NOTIFY_REGISTRATION& e) noexcep
           level == edge ||
           ((t & SOCK_NOTIFY_TRIGGER_ONESHOT) && (t & SOCK_NOTIFY_TRIGGER_PERSISTENT)))
         return WSAEINVAL;
-      return enable(e, lookup(fd));
+      return enable(e, r);
     }
     case SOCK_NOTIFY_OP_DISABLE:
     case SOCK_NOTIFY_OP_REMOVE: {
@@ -366,22 +413,13 @@ std::uint32_t registration_table::enable(SOCK_NOTIFY_REGISTRATION& e, registrati
   // ENABLE: that look's reports for it are not delivered.
   if (r && !edge && r->st != registration::state::enabled) r->enabled_after_look = looks_started_;
   if (r) {
-    // The re-arm that needs no kernel change: the watch is still armed for
-    // exactly these settings. The key must match too: an ENABLE with
-    // another key on a registered number is how a socket that reused the
-    // number of one closed with close() usually shows itself (R5.12), and
-    // only the kernel can tell.
-    if (r->armed && !r->kernel_oneshot && !edge && !r->parked && r->filter == filter &&
-        r->edge == edge && r->oneshot == oneshot && r->key == key) {
-      r->st = registration::state::enabled;  // R5.9: the next kernel look reports it
-      return ERROR_SUCCESS;
-    }
     // R5.3: re-enable in place; the key stays. The kernel tells us whether
     // the descriptor still names the socket we registered.
     const registration saved = *r;
     r->filter = filter;
     r->edge = edge;
     r->oneshot = oneshot;
+    r->trigger_flags = e.triggerFlags;
     r->parked = false;
     if (deferring_ && deferred_.size() < deferred_.capacity()) {
       // R7.2: hold the re-arm back for the call's wait. Its result is
@@ -423,12 +461,14 @@ std::uint32_t registration_table::enable(SOCK_NOTIFY_REGISTRATION& e, registrati
   r->filter = filter;
   r->edge = edge;
   r->oneshot = oneshot;
+  r->trigger_flags = e.triggerFlags;
   r->parked = false;
   r->armed = false;
   r->kernel_oneshot = false;
   r->backoff = 0;
   r->eager_left = 0;
   r->enabled_after_look = 0;
+  r->disarmed_after_look = 0;
   r->pending = 0;
   r->st = registration::state::enabled;
   int err = ctl(backends::change::kind::add, r);

@@ -62,8 +62,12 @@ class registration_table final : public packet_owner {
   // Kernel reports become packets (R5.6, R5.7, R5.10). `enter_in_flight`:
   // a fused enter may still be applying changes, so the epoll set is not
   // touched.
-  void on_reports(std::span<const backends::event> evs, std::uint64_t look,
-                  bool enter_in_flight) noexcept;
+  // With `out`, while the queue is empty, the first `cap` notifications go
+  // straight into out as if queued and taken at once (R3.3 holds: nothing
+  // was queued before them); returns how many.
+  std::uint32_t on_reports(std::span<const backends::event> evs, std::uint64_t look,
+                           bool enter_in_flight, OVERLAPPED_ENTRY* out = nullptr,
+                           std::uint32_t cap = 0) noexcept;
 
   // R5.11: drops fd's registration, if it is this socket's, without a packet.
   void drop_socket(int fd, std::uint64_t ino) noexcept;
@@ -87,6 +91,7 @@ class registration_table final : public packet_owner {
 
  private:
   std::uint32_t apply_one(SOCK_NOTIFY_REGISTRATION& e) noexcept;
+  void fill(registration* r, OVERLAPPED_ENTRY& e) noexcept;
   std::uint32_t enable(SOCK_NOTIFY_REGISTRATION& e, registration* r) noexcept;
   std::uint32_t not_registered_result(int fd) noexcept;
   registration* lookup(int fd) const noexcept {
