@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -59,6 +60,7 @@ struct ring {
   std::uint64_t send_fails = 0;
   std::uint64_t io_syscalls = 0;   // recv + send made by on_readable / on_read
   std::uint64_t own_syscalls = 0;  // other syscalls counted by raw epoll's own code
+  std::uint64_t own_changes = 0;   // epoll_ctl calls among them
 
   // Pair i was reported readable: read its byte and pass one on. One byte
   // per event, as in the classic benchmark, so chains that meet on a pair do
@@ -87,6 +89,13 @@ struct ring {
   bool done() const noexcept { return reads >= target; }
 };
 
+// What a loop counts of its own work, cumulative since it was created: the
+// fallback when the kernel's tracepoints cannot be read.
+struct loop_counts {
+  std::uint64_t kernel_entries = 0;  // system calls the library made itself
+  std::uint64_t changes = 0;         // registration changes sent to the kernel
+};
+
 // An event loop watching every ring.rd socket for IN. The constructor
 // creates the loop and registers everything (not timed); run() dispatches
 // until ring.done() (timed); the destructor unregisters and frees it all,
@@ -95,8 +104,75 @@ class ring_loop {
  public:
   virtual ~ring_loop() = default;
   virtual void run(ring& r) = 0;
+  // psn's port counters (port_stats); false where the library keeps none.
+  virtual bool own_counts(loop_counts&) const { return false; }
 };
 using ring_factory = std::unique_ptr<ring_loop> (*)(ring& r, arm mode);
+
+// ---- workload 2 with several threads (oneshot4) -----------------------------
+
+// The ring shared by T threads waiting on one port or epoll set, one-shot:
+// a delivery disarms its socket, so only the thread that took pair i's event
+// reads pair i until it re-arms it. The counters are therefore the only
+// shared state, and they are atomic.
+struct shared_ring {
+  std::vector<int> rd, wr;
+  std::atomic<std::int64_t> writes_left{0};
+  std::atomic<std::uint64_t> reads{0};
+  std::uint64_t target = 0;
+  std::atomic<std::uint64_t> spurious{0}, send_fails{0};
+
+  // What one thread counted by hand, added to the totals when it stops.
+  struct tally {
+    std::uint64_t io_syscalls = 0, own_syscalls = 0, own_changes = 0, wakeups = 0;
+  };
+  std::atomic<std::uint64_t> io_syscalls{0}, own_syscalls{0}, own_changes{0}, wakeups{0};
+  void add(const tally& t) noexcept {
+    io_syscalls += t.io_syscalls;
+    own_syscalls += t.own_syscalls;
+    own_changes += t.own_changes;
+    wakeups += t.wakeups;
+  }
+
+  // Pair i was reported readable: read its byte, pass one on. Returns true
+  // when this read was the last of the run: the caller then stops the others.
+  bool on_readable(std::size_t i, tally& t) noexcept {
+    ++t.wakeups;
+    char c;
+    ++t.io_syscalls;
+    if (::recv(rd[i], &c, 1, 0) != 1) {
+      spurious.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (writes_left.fetch_sub(1, std::memory_order_relaxed) > 0) {
+      ++t.io_syscalls;
+      std::size_t next = i + 1 == wr.size() ? 0 : i + 1;
+      if (::send(wr[next], "e", 1, MSG_NOSIGNAL) != 1)
+        send_fails.fetch_add(1, std::memory_order_relaxed);
+    }
+    return reads.fetch_add(1, std::memory_order_acq_rel) + 1 == target;
+  }
+  bool done() const noexcept { return reads.load(std::memory_order_acquire) >= target; }
+};
+
+// T threads on one port / epoll set, every socket one-shot. The constructor
+// registers (not timed); run() starts the threads, which dispatch until the
+// last byte is read and are then stopped by a packet (psn) or an eventfd
+// (raw epoll), and joins them (timed).
+class shared_ring_loop {
+ public:
+  virtual ~shared_ring_loop() = default;
+  virtual void run(shared_ring& r) = 0;
+  virtual bool own_counts(loop_counts&) const { return false; }
+};
+using shared_ring_factory = std::unique_ptr<shared_ring_loop> (*)(shared_ring& r, int threads);
+// Events each thread takes per wait in oneshot4, for every implementation:
+// small enough that 50 active pairs spread over the threads.
+constexpr unsigned kSharedBatch = 16;
+
+// psn's port_stats of a port given by its handle value (the C HANDLE or
+// psn::port::native_handle()).
+loop_counts psn_port_counts(std::uintptr_t handle);
 
 // ---- workload 3: user packets -------------------------------------------------
 
@@ -166,6 +242,7 @@ struct impl {
   const char* no_packets = nullptr;       // why not
   echo_server echo = nullptr;             // workload 5
   const char* echo_note = nullptr;
+  shared_ring_factory shared_ring = nullptr;  // oneshot4 (workload 2, several threads)
 };
 
 // psn runs once per backend. Each psn implementation file keeps the backend

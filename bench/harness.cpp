@@ -2,6 +2,7 @@
 #include "harness.hpp"
 
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -51,6 +52,10 @@ double measurement::median() const {
   std::vector<double> v = samples;
   return median_of(v);
 }
+double measurement::quantile(double q) const {
+  std::vector<double> v = samples;
+  return quantile_of(v, q);
+}
 double measurement::min() const {
   return *std::min_element(samples.begin(), samples.end());
 }
@@ -87,13 +92,19 @@ const measurement* results::baseline(const measurement& m) const {
   return nullptr;
 }
 
+bool is_count_unit(const std::string& unit) {
+  return unit.find("syscalls") != std::string::npos || unit.find("/event (") != std::string::npos ||
+         unit.find("entries") != std::string::npos || unit.find("changes") != std::string::npos ||
+         unit.find("submits") != std::string::npos;
+}
+
 std::optional<double> results::ratio(const measurement& m) const {
   const measurement* b = baseline(m);
   if (!b) return std::nullopt;
   double bv = b->median(), v = m.median();
   // A floor of (nearly) nothing makes a ratio meaningless: no bytes, or a
   // handful of system calls over a whole run.
-  const double tiny = m.unit.find("syscalls") != std::string::npos ? 0.005 : 1e-9;
+  const double tiny = is_count_unit(m.unit) ? 0.005 : 1e-9;
   if (m.dir == better::lower ? bv < tiny : v < 1e-9) return std::nullopt;
   return m.dir == better::lower ? v / bv : bv / v;
 }
@@ -137,50 +148,91 @@ std::uint64_t resident_bytes() {
 }
 
 namespace {
-long read_tracepoint_id() {
-  for (const char* p : {"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
-                        "/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id"}) {
-    std::ifstream f(p);
+long read_tracepoint_id(const char* event) {
+  for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"}) {
+    std::ifstream f(std::string(root) + event + "/id");
     long id = -1;
     if (f >> id) return id;
   }
   return -1;
 }
-}  // namespace
 
-syscall_counter::syscall_counter() {
-  long id = read_tracepoint_id();
-  if (id < 0) {
-    why_not_ = "raw_syscalls:sys_enter tracepoint not readable";
-    return;
-  }
+int open_tracepoint(long id, bool inherit, int group) {
   perf_event_attr a{};
   a.size = sizeof a;
   a.type = PERF_TYPE_TRACEPOINT;
   a.config = static_cast<std::uint64_t>(id);
-  a.disabled = 1;
+  a.disabled = group < 0 ? 1 : 0;  // members follow the leader
   a.exclude_hv = 1;
-  fd_ = static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd_ < 0) why_not_ = std::string("perf_event_open: ") + std::strerror(errno);
+  a.inherit = inherit ? 1 : 0;
+  return static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, group, PERF_FLAG_FD_CLOEXEC));
+}
+}  // namespace
+
+syscall_counter::syscall_counter(scope s, bool changes) {
+  const bool inherit = s == scope::process;
+  long id = read_tracepoint_id("raw_syscalls/sys_enter");
+  if (id < 0) {
+    why_not_ = "raw_syscalls:sys_enter tracepoint not readable";
+    return;
+  }
+  fds_[0] = open_tracepoint(id, inherit, -1);
+  if (fds_[0] < 0) {
+    why_not_ = std::string("perf_event_open: ") + std::strerror(errno);
+    return;
+  }
+  if (!changes) return;
+  // One group, enabled and disabled by one ioctl on the leader, so no
+  // counter sees the ioctls that switch the others.
+  std::string missing;
+  if ((id = read_tracepoint_id("syscalls/sys_enter_epoll_ctl")) < 0 ||
+      (fds_[1] = open_tracepoint(id, inherit, fds_[0])) < 0)
+    missing += " syscalls:sys_enter_epoll_ctl";
+  if ((id = read_tracepoint_id("io_uring/io_uring_submit_req")) < 0 ||
+      (fds_[2] = open_tracepoint(id, inherit, fds_[0])) < 0) {
+    missing += " io_uring:io_uring_submit_req";
+  } else {
+    fds_[3] = open_tracepoint(id, inherit, fds_[0]);
+    const std::string filter = "opcode == " + std::to_string(IORING_OP_EPOLL_CTL);
+    if (fds_[3] >= 0 && ioctl(fds_[3], PERF_EVENT_IOC_SET_FILTER, filter.c_str()) != 0) {
+      ::close(fds_[3]);
+      fds_[3] = -1;
+    }
+    if (fds_[3] < 0) missing += " io_uring:io_uring_submit_req with an opcode filter";
+  }
+  if (!missing.empty()) changes_why_not_ = "not countable:" + missing;
 }
 
 syscall_counter::~syscall_counter() {
-  if (fd_ >= 0) ::close(fd_);
+  for (int fd : fds_)
+    if (fd >= 0) ::close(fd);
 }
+
+namespace {
+std::uint64_t read_count(int fd) {
+  std::uint64_t n = 0;
+  if (fd < 0 || ::read(fd, &n, sizeof n) != sizeof n) return 0;
+  return n;
+}
+}  // namespace
 
 void syscall_counter::start() {
-  if (fd_ < 0) return;
-  ioctl(fd_, PERF_EVENT_IOC_RESET, 0);
-  ioctl(fd_, PERF_EVENT_IOC_ENABLE, 0);
+  if (fds_[0] < 0) return;
+  // Differences, not PERF_EVENT_IOC_RESET: a reset leaves the counts that
+  // exited inherited threads handed back to their parent event.
+  for (int i = 0; i < 4; ++i) base_[i] = read_count(fds_[i]);
+  ioctl(fds_[0], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP);
 }
 
-std::uint64_t syscall_counter::stop() {
-  if (fd_ < 0) return 0;
-  ioctl(fd_, PERF_EVENT_IOC_DISABLE, 0);
-  std::uint64_t n = 0;
-  if (::read(fd_, &n, sizeof n) != sizeof n) return 0;
-  // The ioctl that disabled the counter was counted too.
-  return n > 0 ? n - 1 : 0;
+kernel_counts syscall_counter::stop_all() {
+  kernel_counts k;
+  if (fds_[0] < 0) return k;
+  ioctl(fds_[0], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
+  std::uint64_t* into[4] = {&k.entries, &k.epoll_ctl, &k.uring_submits, &k.uring_epoll_ctl};
+  for (int i = 0; i < 4; ++i) *into[i] = read_count(fds_[i]) - base_[i];
+  // The ioctl that disabled the counters was counted too.
+  if (k.entries > 0) --k.entries;
+  return k;
 }
 
 namespace {
@@ -221,6 +273,15 @@ double median_of(std::vector<double>& v) {
   if (v.size() % 2 == 1) return hi;
   double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
   return (lo + hi) / 2;
+}
+
+double quantile_of(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(pos);
+  if (lo + 1 >= v.size()) return v.back();
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[lo + 1] - v[lo]);
 }
 
 void accept_all(int listen_fd, std::vector<int>& out) {

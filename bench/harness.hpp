@@ -20,14 +20,21 @@ struct options {
   std::vector<std::string> only_impls;      // empty: all
 
   // Sizes, set from quick/large by configure().
-  std::vector<int> ring_sizes;        // N, socket pairs
-  int ring_active = 100;              // A
-  std::uint64_t ring_writes = 0;      // W, bytes passed on per run
-  std::vector<int> memory_sockets;    // registered sockets
+  std::vector<int> ring_sizes;      // N, socket pairs
+  int ring_active = 100;            // A
+  std::uint64_t ring_writes = 0;    // W, bytes passed on per run
+  std::vector<int> memory_sockets;  // registered sockets
   std::uint64_t packets_one = 0, packets_two = 0, pingpongs = 0;
   int echo_connections = 50;
-  std::uint64_t echo_bytes = 0;       // per connection
-  int fd_limit = 0;                   // RLIMIT_NOFILE after raising
+  std::uint64_t echo_bytes = 0;  // per connection
+  int fd_limit = 0;              // RLIMIT_NOFILE after raising
+  int pairs = 21;                // psn/epoll back-to-back pairs per ring cell (0: none)
+  int shared_threads = 4;        // threads of oneshot4
+  bool no_perf = false;          // count with the libraries' own counters only
+  bool sizes_set = false, writes_set = false;
+
+  // --cost: instructions per event under callgrind, one child per implementation.
+  bool cost = false;
 
   bool wants_workload(const std::string& w) const;
   bool wants_impl(const std::string& i) const;
@@ -42,6 +49,7 @@ struct measurement {
   better dir = better::lower;
   std::vector<double> samples;
   double median() const;
+  double quantile(double q) const;
   double min() const;
   double max() const;
 };
@@ -82,23 +90,43 @@ int raise_fd_limit(int wanted, std::string* how);
 // pages of /proc/self/statm.
 std::uint64_t resident_bytes();
 
-// Counts this thread's system calls through the raw_syscalls:sys_enter
-// tracepoint (perf_event_open). Tracing slows every system call, so it is
-// used only in the untimed warm-up pass.
+// What a syscall_counter counted between start() and stop().
+struct kernel_counts {
+  std::uint64_t entries = 0;          // raw_syscalls:sys_enter
+  std::uint64_t epoll_ctl = 0;        // syscalls:sys_enter_epoll_ctl
+  std::uint64_t uring_submits = 0;    // io_uring:io_uring_submit_req, every op
+  std::uint64_t uring_epoll_ctl = 0;  // io_uring:io_uring_submit_req, IORING_OP_EPOLL_CTL only
+};
+
+// Counts system calls through the raw_syscalls:sys_enter tracepoint
+// (perf_event_open), and with `changes` also epoll changes: epoll_ctl calls
+// and io_uring submissions (all, and those of IORING_OP_EPOLL_CTL through a
+// tracepoint filter on the opcode). scope::process also counts every thread
+// started after the counter was made (perf's inherit). Tracing slows every
+// system call, so it is used only in untimed warm-up passes.
 class syscall_counter {
  public:
-  syscall_counter();
+  enum class scope { this_thread, process };
+  explicit syscall_counter(scope s = scope::this_thread, bool changes = false);
   ~syscall_counter();
   syscall_counter(const syscall_counter&) = delete;
   syscall_counter& operator=(const syscall_counter&) = delete;
-  bool ok() const { return fd_ >= 0; }
+  bool ok() const { return fds_[0] >= 0; }
   const std::string& why_not() const { return why_not_; }
+  // Which of the change counters could be opened (all false without `changes`).
+  bool counts_epoll_ctl() const { return fds_[1] >= 0; }
+  bool counts_uring() const { return fds_[2] >= 0; }
+  bool counts_uring_epoll_ctl() const { return fds_[3] >= 0; }
+  const std::string& changes_why_not() const { return changes_why_not_; }
   void start();
-  std::uint64_t stop();
+  std::uint64_t stop() { return stop_all().entries; }
+  kernel_counts stop_all();
 
  private:
-  int fd_ = -1;
-  std::string why_not_;
+  // The leader (sys_enter), epoll_ctl, io_uring (every op), io_uring (epoll_ctl).
+  int fds_[4] = {-1, -1, -1, -1};
+  std::uint64_t base_[4] = {};  // the counts at start()
+  std::string why_not_, changes_why_not_;
 };
 
 // Kills the program with a message if the current step takes longer than
@@ -110,6 +138,13 @@ void make_socketpair(int fds[2]);
 
 // The median of v (reorders v).
 double median_of(std::vector<double>& v);
+// The q-quantile of v, 0 <= q <= 1, interpolated between order statistics
+// (sorts v); quantile_of(v, 0.5) is the median.
+double quantile_of(std::vector<double>& v, double q);
+
+// Whether a unit counts something (system calls, changes, instructions)
+// rather than measuring time or space; counts are grouped after times.
+bool is_count_unit(const std::string& unit);
 
 // ---- the workloads ------------------------------------------------------------
 
@@ -118,6 +153,16 @@ void run_packets(const options& o, const std::vector<const impl*>& impls, result
 void run_rearm(const options& o, results& out);
 void run_memory(const options& o, const std::vector<const impl*>& impls, results& out);
 void run_echo(const options& o, const std::vector<const impl*>& impls, results& out);
+void run_shared_ring(const options& o, const std::vector<const impl*>& impls, results& out);
+
+// --cost: re-runs this program once per implementation and ring cell under
+// callgrind and reports user-space instructions per event.
+void run_cost(const options& o, const std::vector<const impl*>& impls, results& out,
+              const char* self);
+// The child side: `psn-bench --cost-child WORKLOAD IMPL N A W`; prints the
+// events of the instrumented run.
+int cost_child_main(const std::string& workload, const std::string& impl_name, int n, int active,
+                    std::uint64_t writes);
 
 // The child side of the memory workload: `psn-bench --memory-probe IMPL N`.
 int memory_probe_main(const std::string& impl_name, int sockets);

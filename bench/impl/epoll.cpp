@@ -53,6 +53,7 @@ class epoll_ring final : public ring_loop {
           ev.events = EPOLLIN | EPOLLONESHOT;
           ev.data.u64 = i;
           ++r.own_syscalls;
+          ++r.own_changes;
           BENCH_CHECK(::epoll_ctl(ep_, EPOLL_CTL_MOD, r.rd[i], &ev) == 0, "epoll_ctl MOD: %s",
                       std::strerror(errno));
         }
@@ -67,6 +68,86 @@ class epoll_ring final : public ring_loop {
 
 std::unique_ptr<ring_loop> make_ring(ring& r, arm mode) {
   return std::make_unique<epoll_ring>(r, mode);
+}
+
+// oneshot4: T threads in epoll_wait on one set, each event re-armed by
+// EPOLL_CTL_MOD right after its byte was handled, as a multi-threaded epoll
+// server does. The stop signal is an eventfd in the set, level-triggered and
+// never read, so every thread sees it.
+class epoll_shared_ring final : public shared_ring_loop {
+ public:
+  epoll_shared_ring(shared_ring& r, int threads) : threads_(threads) {
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stop_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    BENCH_CHECK(ep_ >= 0 && stop_ >= 0, "epoll_create1/eventfd: %s", std::strerror(errno));
+    epoll_event sev{};
+    sev.events = EPOLLIN;
+    sev.data.u64 = kStop;
+    BENCH_CHECK(::epoll_ctl(ep_, EPOLL_CTL_ADD, stop_, &sev) == 0, "epoll_ctl ADD: %s",
+                std::strerror(errno));
+    for (std::size_t i = 0; i < r.rd.size(); ++i) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLONESHOT;
+      ev.data.u64 = i;
+      BENCH_CHECK(::epoll_ctl(ep_, EPOLL_CTL_ADD, r.rd[i], &ev) == 0, "epoll_ctl ADD: %s",
+                  std::strerror(errno));
+    }
+  }
+  ~epoll_shared_ring() override {
+    ::close(ep_);
+    ::close(stop_);
+  }
+
+  void run(shared_ring& r) override {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads_; ++t) ts.emplace_back([&] { serve(r); });
+    for (auto& t : ts) t.join();
+  }
+
+ private:
+  static constexpr std::uint64_t kStop = ~std::uint64_t{0};
+
+  void serve(shared_ring& r) {
+    shared_ring::tally t;
+    epoll_event evs[kSharedBatch];
+    for (;;) {
+      int n = ::epoll_wait(ep_, evs, kSharedBatch, -1);
+      ++t.own_syscalls;
+      if (n < 0) {
+        BENCH_CHECK(errno == EINTR, "epoll_wait: %s", std::strerror(errno));
+        continue;
+      }
+      bool stop = false;
+      for (int k = 0; k < n; ++k) {
+        const std::uint64_t i = evs[k].data.u64;
+        if (i == kStop) {
+          stop = true;
+          continue;
+        }
+        if (r.on_readable(i, t)) {
+          std::uint64_t one = 1;
+          ++t.own_syscalls;
+          BENCH_CHECK(::write(stop_, &one, sizeof one) == sizeof one, "eventfd write");
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLONESHOT;
+        ev.data.u64 = i;
+        ++t.own_syscalls;
+        ++t.own_changes;
+        BENCH_CHECK(::epoll_ctl(ep_, EPOLL_CTL_MOD, r.rd[i], &ev) == 0, "epoll_ctl MOD: %s",
+                    std::strerror(errno));
+      }
+      if (stop) break;
+    }
+    r.add(t);
+  }
+
+  int ep_ = -1, stop_ = -1;
+  int threads_;
+};
+
+std::unique_ptr<shared_ring_loop> make_shared_ring(shared_ring& r, int threads) {
+  return std::make_unique<epoll_shared_ring>(r, threads);
 }
 
 // ---- workload 3: the eventfd + epoll baseline for user packets --------------------
@@ -264,6 +345,7 @@ const impl epoll_impl{
     nullptr,
     echo,
     nullptr,
+    make_shared_ring,
 };
 
 }  // namespace bench

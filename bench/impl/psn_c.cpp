@@ -51,6 +51,10 @@ class psn_c_ring final : public ring_loop {
                   static_cast<int>(e.socket), e.registrationResult);
   }
   ~psn_c_ring() override { CloseHandle(port_); }
+  bool own_counts(loop_counts& c) const override {
+    c = psn_port_counts(reinterpret_cast<std::uintptr_t>(port_));
+    return true;
+  }
 
   void run(ring& r) override {
     const bool oneshot = triggers_ & SOCK_NOTIFY_TRIGGER_ONESHOT;
@@ -85,6 +89,91 @@ class psn_c_ring final : public ring_loop {
 
 std::unique_ptr<ring_loop> make_ring(ring& r, arm mode) {
   return std::make_unique<psn_c_ring>(r, mode);
+}
+
+// oneshot4: T threads on one port, each re-arming in its next
+// ProcessSocketNotifications what it took in the last one, as a Windows
+// server using ProcessSocketNotifications from a thread pool does. Stopped
+// by one posted packet per thread.
+constexpr ULONG_PTR kStopKey = ~ULONG_PTR{0};
+
+class psn_c_shared_ring final : public shared_ring_loop {
+ public:
+  psn_c_shared_ring(shared_ring& r, int threads)
+      : port_(new_port(static_cast<DWORD>(threads))), threads_(threads) {
+    std::vector<SOCK_NOTIFY_REGISTRATION> regs(r.rd.size());
+    for (std::size_t i = 0; i < regs.size(); ++i)
+      regs[i] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                 SOCK_NOTIFY_OP_ENABLE,        kTriggers, 0};
+    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(), 0,
+                                          0, nullptr, nullptr);
+    BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
+    for (const auto& e : regs)
+      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u",
+                  static_cast<int>(e.socket), e.registrationResult);
+  }
+  ~psn_c_shared_ring() override { CloseHandle(port_); }
+  bool own_counts(loop_counts& c) const override {
+    c = psn_port_counts(reinterpret_cast<std::uintptr_t>(port_));
+    return true;
+  }
+
+  void run(shared_ring& r) override {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads_; ++t) ts.emplace_back([&] { serve(r); });
+    for (auto& t : ts) t.join();
+  }
+
+ private:
+  static constexpr UINT8 kTriggers = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_ONESHOT;
+
+  void serve(shared_ring& r) {
+    shared_ring::tally t;
+    OVERLAPPED_ENTRY got[kSharedBatch];
+    SOCK_NOTIFY_REGISTRATION rearm[kSharedBatch];
+    UINT32 nrearm = 0;
+    for (;;) {
+      UINT32 n = 0;
+      DWORD rc = ProcessSocketNotifications(port_, nrearm, nrearm ? rearm : nullptr, INFINITE,
+                                            kSharedBatch, got, &n);
+      BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
+      for (UINT32 k = 0; k < nrearm; ++k)
+        BENCH_CHECK(rearm[k].registrationResult == ERROR_SUCCESS, "re-arm: %u",
+                    rearm[k].registrationResult);
+      nrearm = 0;
+      int stops = 0;
+      for (UINT32 k = 0; k < n; ++k) {
+        if (got[k].lpCompletionKey == kStopKey) {
+          ++stops;
+          continue;
+        }
+        const std::size_t i = got[k].lpCompletionKey;
+        const UINT32 events = SocketNotificationRetrieveEvents(&got[k]);
+        BENCH_CHECK(events == SOCK_NOTIFY_EVENT_IN, "unexpected events %#x", events);
+        if (r.on_readable(i, t))
+          for (int s = 0; s < threads_; ++s)
+            BENCH_CHECK(PostQueuedCompletionStatus(port_, 0, kStopKey, nullptr),
+                        "PostQueuedCompletionStatus: %u", GetLastError());
+        rearm[nrearm++] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+                           SOCK_NOTIFY_OP_ENABLE,        kTriggers, 0};
+      }
+      if (stops > 0) {
+        // One stop packet each: hand on the ones this batch took for others.
+        for (int s = 1; s < stops; ++s)
+          BENCH_CHECK(PostQueuedCompletionStatus(port_, 0, kStopKey, nullptr),
+                      "PostQueuedCompletionStatus: %u", GetLastError());
+        break;
+      }
+    }
+    r.add(t);
+  }
+
+  HANDLE port_;
+  int threads_;
+};
+
+std::unique_ptr<shared_ring_loop> make_shared_ring(shared_ring& r, int threads) {
+  return std::make_unique<psn_c_shared_ring>(r, threads);
 }
 
 // ---- workload 3 ---------------------------------------------------------------------
@@ -236,6 +325,7 @@ const impl on_backend{
     nullptr,
     with_backend<B, &g_backend, echo>,
     nullptr,
+    with_backend<B, &g_backend, make_shared_ring>,
 };
 
 }  // namespace

@@ -43,7 +43,13 @@ class psn_cxx_ring final : public ring_loop {
     std::error_code ec = port_.apply(regs);
     BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
     for (const auto& e : regs)
-      BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket), e.error().message().c_str());
+      BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket),
+                  e.error().message().c_str());
+  }
+
+  bool own_counts(loop_counts& c) const override {
+    c = psn_port_counts(port_.native_handle());
+    return true;
   }
 
   void run(ring& r) override {
@@ -75,6 +81,83 @@ class psn_cxx_ring final : public ring_loop {
 
 std::unique_ptr<ring_loop> make_ring(ring& r, arm mode) {
   return std::make_unique<psn_cxx_ring>(r, mode);
+}
+
+// oneshot4: as psn_c_shared_ring, through psn::port::process.
+void* const kStopKey = reinterpret_cast<void*>(~std::uintptr_t{0});
+
+class psn_cxx_shared_ring final : public shared_ring_loop {
+ public:
+  psn_cxx_shared_ring(shared_ring& r, int threads)
+      : port_(new_port(static_cast<unsigned>(threads))), threads_(threads) {
+    std::vector<psn::registration> regs;
+    regs.reserve(r.rd.size());
+    for (std::size_t i = 0; i < r.rd.size(); ++i)
+      regs.push_back(psn::registration::enable(r.rd[i], key_of(i), psn::event::in, kTriggers));
+    std::error_code ec = port_.apply(regs);
+    BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
+    for (const auto& e : regs)
+      BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket),
+                  e.error().message().c_str());
+  }
+  bool own_counts(loop_counts& c) const override {
+    c = psn_port_counts(port_.native_handle());
+    return true;
+  }
+
+  void run(shared_ring& r) override {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads_; ++t) ts.emplace_back([&] { serve(r); });
+    for (auto& t : ts) t.join();
+  }
+
+ private:
+  static constexpr psn::triggers kTriggers = psn::trigger::level | psn::trigger::oneshot;
+
+  void stop_one() {
+    std::error_code ec = port_.post(0, kStopKey);
+    BENCH_CHECK(!ec, "psn::port::post: %s", ec.message().c_str());
+  }
+
+  void serve(shared_ring& r) {
+    shared_ring::tally t;
+    psn::completion out[kSharedBatch];
+    psn::registration rearm[kSharedBatch];
+    std::size_t nrearm = 0;
+    std::error_code ec;
+    for (;;) {
+      auto got = port_.process(std::span(rearm, nrearm), out, psn::infinite, ec);
+      BENCH_CHECK(!ec, "psn::port::process: %s", ec.message().c_str());
+      for (std::size_t k = 0; k < nrearm; ++k)
+        BENCH_CHECK(rearm[k].result == 0, "re-arm: %u", rearm[k].result);
+      nrearm = 0;
+      int stops = 0;
+      for (const psn::completion& c : got) {
+        if (c.key == kStopKey) {
+          ++stops;
+          continue;
+        }
+        const std::size_t i = reinterpret_cast<std::uintptr_t>(c.key);
+        BENCH_CHECK(c.events() == psn::event::in, "unexpected events %#x", c.bytes);
+        if (r.on_readable(i, t))
+          for (int s = 0; s < threads_; ++s) stop_one();
+        rearm[nrearm++] = psn::registration::enable(r.rd[i], c.key, psn::event::in, kTriggers);
+      }
+      if (stops > 0) {
+        // One stop packet each: hand on the ones this batch took for others.
+        for (int s = 1; s < stops; ++s) stop_one();
+        break;
+      }
+    }
+    r.add(t);
+  }
+
+  psn::port port_;
+  int threads_;
+};
+
+std::unique_ptr<shared_ring_loop> make_shared_ring(shared_ring& r, int threads) {
+  return std::make_unique<psn_cxx_shared_ring>(r, threads);
 }
 
 // ---- workload 3 ---------------------------------------------------------------------
@@ -206,11 +289,17 @@ const impl on_backend{
     nullptr,
     with_backend<B, &g_backend, echo>,
     nullptr,
+    with_backend<B, &g_backend, make_shared_ring>,
 };
 
 }  // namespace
 
 const impl psn_cxx_impl = on_backend<psn_backend::epoll>;
 const impl psn_cxx_uring_impl = on_backend<psn_backend::io_uring>;
+
+loop_counts psn_port_counts(std::uintptr_t handle) {
+  const psn::port_stats s = psn::detail::stats(handle);
+  return {s.kernel_entries, s.changes_applied};
+}
 
 }  // namespace bench
