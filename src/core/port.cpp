@@ -317,7 +317,13 @@ std::uint32_t port::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs,
   std::unique_lock<std::mutex> lock(mu_);
   quiesce_locked(lock);
   if (queue_.closed) return ERROR_INVALID_HANDLE;
-  if (!registrations_.apply(regs, defer_token)) return ERROR_NOT_ENOUGH_MEMORY;
+  // Re-arms are held back only for a thread alone on the port (itself
+  // perhaps still counted as running): with others around its dequeue
+  // applies them at once anyway, and until then another thread's look would
+  // see the registration as re-armed while its watch is not yet.
+  const bool alone =
+      !queue_.has_waiters() && !queue_.poller_active && queue_.running() <= 1 && direct_looks_ == 0;
+  if (!registrations_.apply(regs, alone ? defer_token : nullptr)) return ERROR_NOT_ENOUGH_MEMORY;
   // A REMOVE queues a packet that a waiting thread may take at once.
   queue_.dispatch(wl);
   return ERROR_SUCCESS;
