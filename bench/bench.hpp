@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bench {
@@ -164,6 +165,15 @@ class shared_ring_loop {
   virtual ~shared_ring_loop() = default;
   virtual void run(shared_ring& r) = 0;
   virtual bool own_counts(loop_counts&) const { return false; }
+
+ protected:
+  // What every run() does: `serve` on `threads` threads, joined.
+  template <class F>
+  static void on_threads(int threads, F serve) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) ts.emplace_back(serve);
+    for (auto& t : ts) t.join();
+  }
 };
 using shared_ring_factory = std::unique_ptr<shared_ring_loop> (*)(shared_ring& r, int threads);
 // Events each thread takes per wait in oneshot4, for every implementation:

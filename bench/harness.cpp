@@ -5,10 +5,12 @@
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+
+extern char** environ;
 
 namespace bench {
 
@@ -263,6 +267,32 @@ void watchdog(unsigned seconds, const std::string& what) {
 void make_socketpair(int fds[2]) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
     fail("socketpair: %s", std::strerror(errno));
+}
+
+std::string spawn_capture(const std::vector<std::string>& args, const char* log, int* status,
+                          const char* file) {
+  int out[2];
+  BENCH_CHECK(::pipe2(out, O_CLOEXEC) == 0, "pipe2: %s", std::strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  if (log) posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  if (!file) file = argv[0];
+  pid_t pid;
+  int rc = posix_spawnp(&pid, file, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  BENCH_CHECK(rc == 0, "posix_spawn %s: %s", file, std::strerror(rc));
+  ::close(out[1]);
+  std::string text;
+  char buf[256];
+  ssize_t k;
+  while ((k = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(k));
+  ::close(out[0]);
+  ::waitpid(pid, status, 0);
+  return text;
 }
 
 double median_of(std::vector<double>& v) {

@@ -136,6 +136,12 @@ void watchdog(unsigned seconds, const std::string& what);
 // A non-blocking, close-on-exec Unix stream socket pair.
 void make_socketpair(int fds[2]);
 
+// Runs args[0] (found on PATH; `file` instead when given, e.g. a path) with
+// `args` as its argv, waits for it and returns what it wrote to stdout. Its
+// stderr goes to the file `log`, or stays ours when `log` is null.
+std::string spawn_capture(const std::vector<std::string>& args, const char* log, int* status,
+                          const char* file = nullptr);
+
 // The median of v (reorders v).
 double median_of(std::vector<double>& v);
 // The q-quantile of v, 0 <= q <= 1, interpolated between order statistics

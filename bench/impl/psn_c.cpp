@@ -32,29 +32,61 @@ PVOID key_of(std::size_t i) {
 
 // ---- workloads 1, 2 and 4 ----------------------------------------------------
 
-class psn_c_ring final : public ring_loop {
+// Pair i's read end, watched for IN with key i.
+SOCK_NOTIFY_REGISTRATION watch_in(const std::vector<int>& rd, std::size_t i, UINT8 triggers) {
+  return {static_cast<SOCKET>(rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
+          SOCK_NOTIFY_OP_ENABLE,      triggers,  0};
+}
+
+// A port with every read end of a ring registered (not timed), closed with
+// the loop that owns it.
+class ring_port {
  public:
-  psn_c_ring(ring& r, arm mode)
-      : port_(new_port(1)),
-        triggers_(
-            SOCK_NOTIFY_TRIGGER_LEVEL |
-            (mode == arm::oneshot ? SOCK_NOTIFY_TRIGGER_ONESHOT : SOCK_NOTIFY_TRIGGER_PERSISTENT)) {
-    std::vector<SOCK_NOTIFY_REGISTRATION> regs(r.rd.size());
-    for (std::size_t i = 0; i < regs.size(); ++i)
-      regs[i] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
-                 SOCK_NOTIFY_OP_ENABLE,        triggers_, 0};
-    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(), 0,
-                                          0, nullptr, nullptr);
+  ring_port(const std::vector<int>& rd, DWORD threads, UINT8 triggers) : h_(new_port(threads)) {
+    std::vector<SOCK_NOTIFY_REGISTRATION> regs(rd.size());
+    for (std::size_t i = 0; i < regs.size(); ++i) regs[i] = watch_in(rd, i, triggers);
+    DWORD rc = ProcessSocketNotifications(h_, static_cast<UINT32>(regs.size()), regs.data(), 0, 0,
+                                          nullptr, nullptr);
     BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
     for (const auto& e : regs)
       BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u",
                   static_cast<int>(e.socket), e.registrationResult);
   }
-  ~psn_c_ring() override { CloseHandle(port_); }
-  bool own_counts(loop_counts& c) const override {
-    c = psn_port_counts(reinterpret_cast<std::uintptr_t>(port_));
+  ~ring_port() { CloseHandle(h_); }
+  ring_port(const ring_port&) = delete;
+  ring_port& operator=(const ring_port&) = delete;
+
+  HANDLE handle() const { return h_; }
+  bool counts(loop_counts& c) const {
+    c = psn_port_counts(reinterpret_cast<std::uintptr_t>(h_));
     return true;
   }
+
+  // One ProcessSocketNotifications of a dispatch loop: applies the nrearm
+  // re-arms of the last batch (each checked, nrearm reset) and waits for up
+  // to `max` notifications. Inlined so the timed loops make the same calls
+  // as when it was written out in each.
+  [[gnu::always_inline]] UINT32 process(SOCK_NOTIFY_REGISTRATION* rearm, UINT32& nrearm,
+                                        OVERLAPPED_ENTRY* got, ULONG max) {
+    UINT32 n = 0;
+    DWORD rc =
+        ProcessSocketNotifications(h_, nrearm, nrearm ? rearm : nullptr, INFINITE, max, got, &n);
+    BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
+    for (UINT32 k = 0; k < nrearm; ++k)
+      BENCH_CHECK(rearm[k].registrationResult == ERROR_SUCCESS, "re-arm: %u",
+                  rearm[k].registrationResult);
+    nrearm = 0;
+    return n;
+  }
+
+ private:
+  HANDLE h_;
+};
+
+class psn_c_ring final : public ring_loop {
+ public:
+  psn_c_ring(ring& r, arm mode) : port_(r.rd, 1, triggers_of(mode)), triggers_(triggers_of(mode)) {}
+  bool own_counts(loop_counts& c) const override { return port_.counts(c); }
 
   void run(ring& r) override {
     const bool oneshot = triggers_ & SOCK_NOTIFY_TRIGGER_ONESHOT;
@@ -62,28 +94,24 @@ class psn_c_ring final : public ring_loop {
     SOCK_NOTIFY_REGISTRATION rearm[kBatch];
     UINT32 nrearm = 0;
     while (!r.done()) {
-      UINT32 n = 0;
-      DWORD rc = ProcessSocketNotifications(port_, nrearm, nrearm ? rearm : nullptr, INFINITE,
-                                            kBatch, got, &n);
-      BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
-      for (UINT32 k = 0; k < nrearm; ++k)
-        BENCH_CHECK(rearm[k].registrationResult == ERROR_SUCCESS, "re-arm: %u",
-                    rearm[k].registrationResult);
-      nrearm = 0;
+      const UINT32 n = port_.process(rearm, nrearm, got, kBatch);
       for (UINT32 k = 0; k < n; ++k) {
         const std::size_t i = got[k].lpCompletionKey;
         const UINT32 events = SocketNotificationRetrieveEvents(&got[k]);
         BENCH_CHECK(events == SOCK_NOTIFY_EVENT_IN, "unexpected events %#x", events);
         r.on_readable(i);
-        if (oneshot)
-          rearm[nrearm++] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
-                             SOCK_NOTIFY_OP_ENABLE,        triggers_, 0};
+        if (oneshot) rearm[nrearm++] = watch_in(r.rd, i, triggers_);
       }
     }
   }
 
  private:
-  HANDLE port_;
+  static UINT8 triggers_of(arm mode) {
+    return SOCK_NOTIFY_TRIGGER_LEVEL |
+           (mode == arm::oneshot ? SOCK_NOTIFY_TRIGGER_ONESHOT : SOCK_NOTIFY_TRIGGER_PERSISTENT);
+  }
+
+  ring_port port_;
   UINT8 triggers_;
 };
 
@@ -100,32 +128,20 @@ constexpr ULONG_PTR kStopKey = ~ULONG_PTR{0};
 class psn_c_shared_ring final : public shared_ring_loop {
  public:
   psn_c_shared_ring(shared_ring& r, int threads)
-      : port_(new_port(static_cast<DWORD>(threads))), threads_(threads) {
-    std::vector<SOCK_NOTIFY_REGISTRATION> regs(r.rd.size());
-    for (std::size_t i = 0; i < regs.size(); ++i)
-      regs[i] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
-                 SOCK_NOTIFY_OP_ENABLE,        kTriggers, 0};
-    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(), 0,
-                                          0, nullptr, nullptr);
-    BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
-    for (const auto& e : regs)
-      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration of %d: %u",
-                  static_cast<int>(e.socket), e.registrationResult);
-  }
-  ~psn_c_shared_ring() override { CloseHandle(port_); }
-  bool own_counts(loop_counts& c) const override {
-    c = psn_port_counts(reinterpret_cast<std::uintptr_t>(port_));
-    return true;
-  }
+      : port_(r.rd, static_cast<DWORD>(threads), kTriggers), threads_(threads) {}
+  bool own_counts(loop_counts& c) const override { return port_.counts(c); }
 
   void run(shared_ring& r) override {
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads_; ++t) ts.emplace_back([&] { serve(r); });
-    for (auto& t : ts) t.join();
+    on_threads(threads_, [&] { serve(r); });
   }
 
  private:
   static constexpr UINT8 kTriggers = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_ONESHOT;
+
+  void stop_one() {
+    BENCH_CHECK(PostQueuedCompletionStatus(port_.handle(), 0, kStopKey, nullptr),
+                "PostQueuedCompletionStatus: %u", GetLastError());
+  }
 
   void serve(shared_ring& r) {
     shared_ring::tally t;
@@ -133,14 +149,7 @@ class psn_c_shared_ring final : public shared_ring_loop {
     SOCK_NOTIFY_REGISTRATION rearm[kSharedBatch];
     UINT32 nrearm = 0;
     for (;;) {
-      UINT32 n = 0;
-      DWORD rc = ProcessSocketNotifications(port_, nrearm, nrearm ? rearm : nullptr, INFINITE,
-                                            kSharedBatch, got, &n);
-      BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
-      for (UINT32 k = 0; k < nrearm; ++k)
-        BENCH_CHECK(rearm[k].registrationResult == ERROR_SUCCESS, "re-arm: %u",
-                    rearm[k].registrationResult);
-      nrearm = 0;
+      const UINT32 n = port_.process(rearm, nrearm, got, kSharedBatch);
       int stops = 0;
       for (UINT32 k = 0; k < n; ++k) {
         if (got[k].lpCompletionKey == kStopKey) {
@@ -151,24 +160,19 @@ class psn_c_shared_ring final : public shared_ring_loop {
         const UINT32 events = SocketNotificationRetrieveEvents(&got[k]);
         BENCH_CHECK(events == SOCK_NOTIFY_EVENT_IN, "unexpected events %#x", events);
         if (r.on_readable(i, t))
-          for (int s = 0; s < threads_; ++s)
-            BENCH_CHECK(PostQueuedCompletionStatus(port_, 0, kStopKey, nullptr),
-                        "PostQueuedCompletionStatus: %u", GetLastError());
-        rearm[nrearm++] = {static_cast<SOCKET>(r.rd[i]), key_of(i), SOCK_NOTIFY_REGISTER_EVENT_IN,
-                           SOCK_NOTIFY_OP_ENABLE,        kTriggers, 0};
+          for (int s = 0; s < threads_; ++s) stop_one();
+        rearm[nrearm++] = watch_in(r.rd, i, kTriggers);
       }
       if (stops > 0) {
         // One stop packet each: hand on the ones this batch took for others.
-        for (int s = 1; s < stops; ++s)
-          BENCH_CHECK(PostQueuedCompletionStatus(port_, 0, kStopKey, nullptr),
-                      "PostQueuedCompletionStatus: %u", GetLastError());
+        for (int s = 1; s < stops; ++s) stop_one();
         break;
       }
     }
     r.add(t);
   }
 
-  HANDLE port_;
+  ring_port port_;
   int threads_;
 };
 

@@ -30,21 +30,43 @@ void* key_of(std::size_t i) {
 
 // ---- workloads 1, 2 and 4 ----------------------------------------------------
 
+// Registers every read end of a ring for IN, key i for pair i (not timed).
+void register_all(psn::port& port, const std::vector<int>& rd, psn::triggers triggers) {
+  std::vector<psn::registration> regs;
+  regs.reserve(rd.size());
+  for (std::size_t i = 0; i < rd.size(); ++i)
+    regs.push_back(psn::registration::enable(rd[i], key_of(i), psn::event::in, triggers));
+  std::error_code ec = port.apply(regs);
+  BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
+  for (const auto& e : regs)
+    BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket),
+                e.error().message().c_str());
+}
+
+// One process() of a dispatch loop: applies the nrearm re-arms of the last
+// batch (each checked, nrearm reset) and waits for completions into `out`.
+// Inlined so the timed loops make the same calls as when it was written out
+// in each.
+[[gnu::always_inline]] inline std::span<psn::completion> process(psn::port& port,
+                                                                 psn::registration* rearm,
+                                                                 std::size_t& nrearm,
+                                                                 std::span<psn::completion> out,
+                                                                 std::error_code& ec) {
+  auto got = port.process(std::span(rearm, nrearm), out, psn::infinite, ec);
+  BENCH_CHECK(!ec, "psn::port::process: %s", ec.message().c_str());
+  for (std::size_t k = 0; k < nrearm; ++k)
+    BENCH_CHECK(rearm[k].result == 0, "re-arm: %u", rearm[k].result);
+  nrearm = 0;
+  return got;
+}
+
 class psn_cxx_ring final : public ring_loop {
  public:
   psn_cxx_ring(ring& r, arm mode)
       : port_(new_port(1)),
         triggers_(psn::trigger::level |
                   (mode == arm::oneshot ? psn::trigger::oneshot : psn::trigger::persistent)) {
-    std::vector<psn::registration> regs;
-    regs.reserve(r.rd.size());
-    for (std::size_t i = 0; i < r.rd.size(); ++i)
-      regs.push_back(psn::registration::enable(r.rd[i], key_of(i), psn::event::in, triggers_));
-    std::error_code ec = port_.apply(regs);
-    BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
-    for (const auto& e : regs)
-      BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket),
-                  e.error().message().c_str());
+    register_all(port_, r.rd, triggers_);
   }
 
   bool own_counts(loop_counts& c) const override {
@@ -59,12 +81,7 @@ class psn_cxx_ring final : public ring_loop {
     std::size_t nrearm = 0;
     std::error_code ec;
     while (!r.done()) {
-      auto got = port_.process(std::span(rearm, nrearm), out, psn::infinite, ec);
-      BENCH_CHECK(!ec, "psn::port::process: %s", ec.message().c_str());
-      for (std::size_t k = 0; k < nrearm; ++k)
-        BENCH_CHECK(rearm[k].result == 0, "re-arm: %u", rearm[k].result);
-      nrearm = 0;
-      for (const psn::completion& c : got) {
+      for (const psn::completion& c : process(port_, rearm, nrearm, out, ec)) {
         const std::size_t i = reinterpret_cast<std::uintptr_t>(c.key);
         BENCH_CHECK(c.events() == psn::event::in, "unexpected events %#x", c.bytes);
         r.on_readable(i);
@@ -90,15 +107,7 @@ class psn_cxx_shared_ring final : public shared_ring_loop {
  public:
   psn_cxx_shared_ring(shared_ring& r, int threads)
       : port_(new_port(static_cast<unsigned>(threads))), threads_(threads) {
-    std::vector<psn::registration> regs;
-    regs.reserve(r.rd.size());
-    for (std::size_t i = 0; i < r.rd.size(); ++i)
-      regs.push_back(psn::registration::enable(r.rd[i], key_of(i), psn::event::in, kTriggers));
-    std::error_code ec = port_.apply(regs);
-    BENCH_CHECK(!ec, "psn::port::apply: %s", ec.message().c_str());
-    for (const auto& e : regs)
-      BENCH_CHECK(!e.error(), "registration of %d: %s", static_cast<int>(e.socket),
-                  e.error().message().c_str());
+    register_all(port_, r.rd, kTriggers);
   }
   bool own_counts(loop_counts& c) const override {
     c = psn_port_counts(port_.native_handle());
@@ -106,9 +115,7 @@ class psn_cxx_shared_ring final : public shared_ring_loop {
   }
 
   void run(shared_ring& r) override {
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads_; ++t) ts.emplace_back([&] { serve(r); });
-    for (auto& t : ts) t.join();
+    on_threads(threads_, [&] { serve(r); });
   }
 
  private:
@@ -126,13 +133,8 @@ class psn_cxx_shared_ring final : public shared_ring_loop {
     std::size_t nrearm = 0;
     std::error_code ec;
     for (;;) {
-      auto got = port_.process(std::span(rearm, nrearm), out, psn::infinite, ec);
-      BENCH_CHECK(!ec, "psn::port::process: %s", ec.message().c_str());
-      for (std::size_t k = 0; k < nrearm; ++k)
-        BENCH_CHECK(rearm[k].result == 0, "re-arm: %u", rearm[k].result);
-      nrearm = 0;
       int stops = 0;
-      for (const psn::completion& c : got) {
+      for (const psn::completion& c : process(port_, rearm, nrearm, out, ec)) {
         if (c.key == kStopKey) {
           ++stops;
           continue;

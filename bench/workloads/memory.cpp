@@ -3,8 +3,6 @@
 // heap another one freed: the probe creates N sockets, reads its anonymous
 // resident size, registers them all (persistent, IN), reads it again and
 // prints the difference per socket.
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +14,6 @@
 #include <sstream>
 
 #include "harness.hpp"
-
-extern char** environ;
 
 namespace bench {
 namespace {
@@ -46,26 +42,11 @@ std::uint64_t epoll_kernel_bytes(std::string* how) {
 }
 
 double probe(const std::string& impl_name, int sockets) {
-  int out[2];
-  BENCH_CHECK(::pipe2(out, O_CLOEXEC) == 0, "pipe2: %s", std::strerror(errno));
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  std::string n = std::to_string(sockets);
-  char arg0[] = "psn-bench", arg1[] = "--memory-probe";
-  char* argv[] = {arg0, arg1, const_cast<char*>(impl_name.c_str()), n.data(), nullptr};
-  pid_t pid;
-  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  BENCH_CHECK(rc == 0, "posix_spawn: %s", std::strerror(rc));
-  ::close(out[1]);
-  std::string text;
-  char buf[256];
-  ssize_t k;
-  while ((k = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(k));
-  ::close(out[0]);
   int status = 0;
-  waitpid(pid, &status, 0);
+  // /proc/self/exe: this very binary, wherever it was started from.
+  std::string text =
+      spawn_capture({"psn-bench", "--memory-probe", impl_name, std::to_string(sockets)}, nullptr,
+                    &status, "/proc/self/exe");
   BENCH_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !text.empty(),
               "memory probe for %s failed (status %d)", impl_name.c_str(), status);
   return std::strtod(text.c_str(), nullptr);
@@ -128,9 +109,12 @@ void run_memory(const options& o, const std::vector<const impl*>& impls, results
     watchdog(0, "");
     std::fputc('\n', stderr);
   }
-  out.note("memory: RSS = growth of anonymous resident pages (/proc/self/statm resident - "
-           "shared) while registering, in a fresh process; kernel = " + how + " per registration (same for every "
-           "implementation: each puts each socket in one epoll set)");
+  out.note(
+      "memory: RSS = growth of anonymous resident pages (/proc/self/statm resident - "
+      "shared) while registering, in a fresh process; kernel = " +
+      how +
+      " per registration (same for every "
+      "implementation: each puts each socket in one epoll set)");
 }
 
 }  // namespace bench

@@ -13,8 +13,6 @@
 //     that time cannot;
 //   - with --cost, user-space instructions per event under callgrind, one
 //     child process per implementation.
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #if __has_include(<valgrind/callgrind.h>)
@@ -37,8 +35,6 @@
 #include <map>
 
 #include "harness.hpp"
-
-extern char** environ;
 
 namespace bench {
 namespace {
@@ -116,15 +112,13 @@ struct timed {
   }
 };
 
-outcome run_once(const impl& im, const socket_pairs& p, int active, std::uint64_t writes, arm mode,
-                 const probes& pr) {
+// What every ring kind's run does once `r` is filled in and `loop` has
+// registered it: seed, the timed run, teardown, then `check` (that every
+// byte was accounted for, in the ring kind's terms) and the outcome.
+template <class Ring, class Loop, class Check>
+outcome run_loop(const impl& im, const socket_pairs& p, int active, Ring& r,
+                 std::unique_ptr<Loop> loop, const probes& pr, Check check) {
   outcome o;
-  ring r;
-  r.rd = p.rd;
-  r.wr = p.wr;
-  r.writes_left = writes;
-  r.target = static_cast<std::uint64_t>(active) + writes;
-  auto loop = im.ring(r, mode);
   p.seed(active);
   loop_counts before, after;
   const bool own = loop->own_counts(before);
@@ -133,12 +127,7 @@ outcome run_once(const impl& im, const socket_pairs& p, int active, std::uint64_
   t.end();
   if (own) loop->own_counts(after);
   loop.reset();
-  // Every event accounted for: each byte sent was read exactly once.
-  BENCH_CHECK(r.reads == r.target && r.writes_left == 0 && r.send_fails == 0,
-              "%s: %llu of %llu bytes read, %llu writes left, %llu failed sends", im.name,
-              static_cast<unsigned long long>(r.reads), static_cast<unsigned long long>(r.target),
-              static_cast<unsigned long long>(r.writes_left),
-              static_cast<unsigned long long>(r.send_fails));
+  check();
   std::size_t left = p.leftover();
   BENCH_CHECK(left == 0, "%s: %zu bytes left unread after the run", im.name, left);
   o.events = r.reads;
@@ -155,45 +144,40 @@ outcome run_once(const impl& im, const socket_pairs& p, int active, std::uint64_
   return o;
 }
 
+outcome run_once(const impl& im, const socket_pairs& p, int active, std::uint64_t writes, arm mode,
+                 const probes& pr) {
+  ring r;
+  r.rd = p.rd;
+  r.wr = p.wr;
+  r.writes_left = writes;
+  r.target = static_cast<std::uint64_t>(active) + writes;
+  return run_loop(im, p, active, r, im.ring(r, mode), pr, [&] {
+    // Every event accounted for: each byte sent was read exactly once.
+    BENCH_CHECK(r.reads == r.target && r.writes_left == 0 && r.send_fails == 0,
+                "%s: %llu of %llu bytes read, %llu writes left, %llu failed sends", im.name,
+                static_cast<unsigned long long>(r.reads), static_cast<unsigned long long>(r.target),
+                static_cast<unsigned long long>(r.writes_left),
+                static_cast<unsigned long long>(r.send_fails));
+  });
+}
+
 outcome run_shared_once(const impl& im, const socket_pairs& p, int active, std::uint64_t writes,
                         int threads, const probes& pr) {
-  outcome o;
   shared_ring r;
   r.rd = p.rd;
   r.wr = p.wr;
   r.writes_left = static_cast<std::int64_t>(writes);
   r.target = static_cast<std::uint64_t>(active) + writes;
-  auto loop = im.shared_ring(r, threads);
-  p.seed(active);
-  loop_counts before, after;
-  const bool own = loop->own_counts(before);
-  timed t(pr, o);
-  loop->run(r);
-  t.end();
-  if (own) loop->own_counts(after);
-  loop.reset();
-  // Every read decremented writes_left once; the first W of them sent.
-  BENCH_CHECK(r.reads == r.target && r.writes_left == -static_cast<std::int64_t>(active) &&
-                  r.send_fails == 0,
-              "%s: %llu of %llu bytes read, writes_left %lld, %llu failed sends", im.name,
-              static_cast<unsigned long long>(r.reads.load()),
-              static_cast<unsigned long long>(r.target),
-              static_cast<long long>(r.writes_left.load()),
-              static_cast<unsigned long long>(r.send_fails.load()));
-  std::size_t left = p.leftover();
-  BENCH_CHECK(left == 0, "%s: %zu bytes left unread after the run", im.name, left);
-  o.events = r.reads;
-  o.wakeups = r.wakeups;
-  o.spurious = r.spurious;
-  if (own) {
-    o.have_own = true;
-    o.own = {after.kernel_entries - before.kernel_entries + r.io_syscalls,
-             after.changes - before.changes};
-  } else if (std::string(im.name) == "epoll") {
-    o.have_own = true;
-    o.own = {r.own_syscalls + r.io_syscalls, r.own_changes};
-  }
-  return o;
+  return run_loop(im, p, active, r, im.shared_ring(r, threads), pr, [&] {
+    // Every read decremented writes_left once; the first W of them sent.
+    BENCH_CHECK(r.reads == r.target && r.writes_left == -static_cast<std::int64_t>(active) &&
+                    r.send_fails == 0,
+                "%s: %llu of %llu bytes read, writes_left %lld, %llu failed sends", im.name,
+                static_cast<unsigned long long>(r.reads.load()),
+                static_cast<unsigned long long>(r.target),
+                static_cast<long long>(r.writes_left.load()),
+                static_cast<unsigned long long>(r.send_fails.load()));
+  });
 }
 
 std::string format_count(std::uint64_t n) {
@@ -425,32 +409,6 @@ int cost_child_main(const std::string& workload, const std::string& impl_name, i
 
 namespace {
 
-// Runs `argv` with stdout into the returned text and stderr into `log`.
-std::string spawn_capture(const std::vector<std::string>& args, const std::string& log,
-                          int* status) {
-  int out[2];
-  BENCH_CHECK(::pipe2(out, O_CLOEXEC) == 0, "pipe2: %s", std::strerror(errno));
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  BENCH_CHECK(rc == 0, "posix_spawn %s: %s", argv[0], std::strerror(rc));
-  ::close(out[1]);
-  std::string text;
-  char buf[256];
-  ssize_t k;
-  while ((k = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(k));
-  ::close(out[0]);
-  waitpid(pid, status, 0);
-  return text;
-}
-
 // The total of the first event (Ir) of a callgrind output file; -1 if absent.
 double callgrind_total(const std::string& path) {
   std::ifstream f(path);
@@ -498,7 +456,7 @@ void run_cost(const options& o, const std::vector<const impl*>& impls, results& 
             {"valgrind", "--tool=callgrind", "--collect-atstart=no", "--callgrind-out-file=" + file,
              self, "--cost-child", w, im->name, std::to_string(sc.n), std::to_string(sc.active),
              std::to_string(o.ring_writes)},
-            log, &status);
+            log.c_str(), &status);
         watchdog(0, "");
         const double ir = callgrind_total(file);
         const double events = std::strtod(text.c_str(), nullptr);
