@@ -179,8 +179,9 @@ std::uint32_t registration_table::on_reports(std::span<const backends::event> ev
 
 // ---- packets -------------------------------------------------------------------
 
-void registration_table::deliver(packet* p, OVERLAPPED_ENTRY& e) noexcept {
-  fill(static_cast<registration*>(p), e);
+void registration_table::deliver_packet(packet_owner* self, packet* p,
+                                        OVERLAPPED_ENTRY& e) noexcept {
+  static_cast<registration_table*>(self)->fill(static_cast<registration*>(p), e);
 }
 
 void registration_table::fill(registration* r, OVERLAPPED_ENTRY& e) noexcept {
@@ -197,10 +198,11 @@ void registration_table::fill(registration* r, OVERLAPPED_ENTRY& e) noexcept {
   }
 }
 
-void registration_table::discard(packet* p) noexcept {
+void registration_table::discard_packet(packet_owner* self, packet* p) noexcept {
+  auto* table = static_cast<registration_table*>(self);
   auto* r = static_cast<registration*>(p);
   r->pending = 0;
-  if (r->st == registration::state::removed) free_registration(r);  // lives only in the queue
+  if (r->st == registration::state::removed) table->free_registration(r);  // only in the queue
 }
 
 // ---- the table -----------------------------------------------------------------

@@ -40,7 +40,8 @@ namespace psn::core {
 
 class registration_table final : public packet_owner {
  public:
-  registration_table(backends::backend& b, completion_queue& q) noexcept : backend_(b), queue_(q) {}
+  registration_table(backends::backend& b, completion_queue& q) noexcept
+      : packet_owner(&deliver_packet, &discard_packet), backend_(b), queue_(q) {}
   ~registration_table();
   registration_table(const registration_table&) = delete;
   registration_table& operator=(const registration_table&) = delete;
@@ -75,8 +76,8 @@ class registration_table final : public packet_owner {
   void drop_all() noexcept;
 
   // packet_owner: a notification leaves the queue (R5.5, R5.9), or the port closes.
-  void deliver(packet* p, OVERLAPPED_ENTRY& e) noexcept override;
-  void discard(packet* p) noexcept override;
+  static void deliver_packet(packet_owner* self, packet* p, OVERLAPPED_ENTRY& e) noexcept;
+  static void discard_packet(packet_owner* self, packet* p) noexcept;
 
   // ---- held-back re-arms (R7.2) ----
   bool holds_rearms_of(const void* token) const noexcept {
