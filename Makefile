@@ -44,7 +44,7 @@ test-asan:
 
 # The whole suite under ThreadSanitizer.
 test-tsan:
-	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS" $(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DPSN_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_BUILD_BENCH=OFF"
+	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DPSN_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSN_BUILD_BENCH=OFF"
 
 # Coverage-guided fuzzing of the C interface (clang, libFuzzer) for FUZZ_TIME seconds.
 FUZZ_TIME ?= 60

@@ -773,7 +773,7 @@ TEST(Ports, R3_7_ZeroTimeoutNeverBlocks) {
     Got g = w.result();
     EXPECT_FALSE(g.ok);
     EXPECT_EQ(g.err, static_cast<DWORD>(WAIT_TIMEOUT));
-    EXPECT_LT(g.us, 100'000);
+    EXPECT_LT(g.us, 1'000'000);
   }
   // A registration-only call with time-out 0 returns at once too.
   auto [a, b] = tcp_pair();
@@ -782,7 +782,7 @@ TEST(Ports, R3_7_ZeroTimeoutNeverBlocks) {
   const auto t0 = Clock::now();
   EXPECT_EQ(ProcessSocketNotifications(port, 1, &r, 0, 0, nullptr, nullptr),
             static_cast<DWORD>(ERROR_SUCCESS));
-  EXPECT_LT(ms_since(t0), 100);
+  EXPECT_LT(ms_since(t0), 1000);
 }
 
 TEST(Ports, R3_7_FiniteTimeoutWaitsTheFullTimeAndNotMuchLonger) {
@@ -990,7 +990,7 @@ TEST(Ports, R3_8_ZeroTimeoutAtTheLimitTimesOutWithPacketsQueued) {
     std::thread([&] { other = dequeue(port, via, 0); }).join();
     EXPECT_FALSE(other.ok);
     EXPECT_EQ(other.err, static_cast<DWORD>(WAIT_TIMEOUT));
-    EXPECT_LT(other.us, 100'000);
+    EXPECT_LT(other.us, 1'000'000);
   }
   // A finite wait at the limit runs out too.
   Got other;
