@@ -329,7 +329,7 @@ int main(void) {
     CHECK(GetLastError() == ERROR_INVALID_HANDLE);
     SetLastError(0);
     CHECK(CreateIoCompletionPort(INVALID_HANDLE_VALUE, port, 0, 0) == NULL);
-    CHECK(GetLastError() == ERROR_NOT_SUPPORTED);
+    CHECK(GetLastError() == ERROR_INVALID_PARAMETER);
   }
 
   section("CloseHandle");

@@ -281,30 +281,33 @@ TEST(Ports, R3_1_ZeroConcurrencyMeansNumberOfProcessors) {
   EXPECT_TRUE(CloseHandle(h));
 }
 
-TEST(Ports, R3_1_AssociatingAHandleIsNotSupported) {
-  Port port(64);
+TEST(Ports, R3_1_AssociatingAnythingButASocketFails) {
+  // R3.1 with R9.1: a socket can be associated (tests/win32/test_overlapped.cpp);
+  // a pipe, another port, NULL, or a port with no file cannot.
+  Port port, other(1);
   auto [a, b] = tcp_pair();
   int pfd[2];
   ASSERT_EQ(::pipe(pfd), 0);
   Fd pr(pfd[0]), pw(pfd[1]);
 
-  const HANDLE sock = as_handle(static_cast<uintptr_t>(a.get()));
   const HANDLE pipe = as_handle(static_cast<uintptr_t>(pr.get()));
   struct Case {
     HANDLE file, existing;
+    DWORD error;
   } cases[] = {
-      {sock, nullptr},  // associate a socket with a new port
-      {sock, port},     // associate a socket with an existing port
-      {pipe, nullptr},  // a non-socket descriptor
-      {nullptr, nullptr},
-      {INVALID_HANDLE_VALUE, port},  // "create" with an existing port
+      {pipe, nullptr, ERROR_NOT_SUPPORTED},  // a non-socket descriptor
+      {pipe, port, ERROR_NOT_SUPPORTED},
+      {other.get(), port, ERROR_NOT_SUPPORTED},  // a handle is not a file
+      {nullptr, nullptr, ERROR_INVALID_HANDLE},
+      {nullptr, port, ERROR_INVALID_HANDLE},
+      {INVALID_HANDLE_VALUE, port, ERROR_INVALID_PARAMETER},  // "create" with an existing port
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << "file=" << c.file << " existing=" << c.existing);
     SetLastError(0);
     HANDLE h = CreateIoCompletionPort(c.file, c.existing, 9, 0);
     EXPECT_EQ(h, nullptr);
-    EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_NOT_SUPPORTED));
+    EXPECT_EQ(GetLastError(), c.error);
     if (h && h != port.get()) CloseHandle(h);
   }
   // Nothing was changed: the descriptors are still open, the port still works
@@ -340,11 +343,12 @@ void expect_rejected_everywhere(HANDLE h) {
             static_cast<DWORD>(WSA_INVALID_HANDLE));
   EXPECT_FAILS_WITH(bad, CloseHandle(h));
   if (h != nullptr) {
-    // Not a port to associate with either (psn: any association is unsupported).
+    // Not a port to associate a socket with either (R9.1).
+    auto [a, b] = tcp_pair();
     SetLastError(0);
-    HANDLE made = CreateIoCompletionPort(INVALID_HANDLE_VALUE, h, 0, 0);
+    HANDLE made = CreateIoCompletionPort(as_handle(static_cast<uintptr_t>(a.get())), h, 0, 0);
     EXPECT_EQ(made, nullptr);
-    EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_NOT_SUPPORTED));
+    EXPECT_EQ(GetLastError(), static_cast<DWORD>(ERROR_INVALID_HANDLE));
     if (made) CloseHandle(made);
   }
 }

@@ -51,11 +51,18 @@ typedef UINT_PTR SOCKET;
 #define INFINITE 0xFFFFFFFFu
 #define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
 
+/* Windows' layout (R9.2). For an overlapped socket operation psn keeps its
+ * status (an NTSTATUS) in Internal and its byte count in InternalHigh. */
 typedef struct _OVERLAPPED {
   ULONG_PTR Internal;
   ULONG_PTR InternalHigh;
-  DWORD Offset;
-  DWORD OffsetHigh;
+  union {
+    struct {
+      DWORD Offset;
+      DWORD OffsetHigh;
+    };
+    PVOID Pointer;
+  };
   HANDLE hEvent;
 } OVERLAPPED, *LPOVERLAPPED;
 
@@ -111,6 +118,8 @@ typedef struct SOCK_NOTIFY_REGISTRATION {
 #define ERROR_INVALID_PARAMETER 87L
 #define WAIT_TIMEOUT 258L
 #define ERROR_ABANDONED_WAIT_0 735L
+#define ERROR_OPERATION_ABORTED 995L
+#define ERROR_IO_PENDING 997L
 #define ERROR_NOT_FOUND 1168L
 #define WSA_INVALID_HANDLE ERROR_INVALID_HANDLE
 #define WSA_NOT_ENOUGH_MEMORY ERROR_NOT_ENOUGH_MEMORY

@@ -1,9 +1,11 @@
 // The Windows-named C interface: validates what is specific to each
 // function, translates to the core and sets the thread's last error. No
 // exception crosses this boundary (the core never throws).
+#include <climits>
 #include <cstdint>
 
 #include "core/api.hpp"
+#include "core/overlapped_status.hpp"
 #include "psn/psn.h"
 
 namespace {
@@ -25,18 +27,36 @@ DWORD GetLastError(void) { return t_last_error; }
 void SetLastError(DWORD code) { t_last_error = code; }
 int WSAGetLastError(void) { return static_cast<int>(t_last_error); }
 
-HANDLE CreateIoCompletionPort(HANDLE file, HANDLE existing, ULONG_PTR /*key: ignored, R3.1*/,
-                              DWORD concurrency) {
-  // R3.1 (psn): only creating a port is supported; association is not.
-  if (file != INVALID_HANDLE_VALUE || existing != nullptr) {
-    t_last_error = ERROR_NOT_SUPPORTED;
+HANDLE CreateIoCompletionPort(HANDLE file, HANDLE existing, ULONG_PTR key, DWORD concurrency) {
+  if (file == INVALID_HANDLE_VALUE && existing != nullptr) {
+    t_last_error = ERROR_INVALID_PARAMETER;
     return nullptr;
   }
-  psn::core::handle h = 0;
-  DWORD rc = psn::core::create_port(concurrency, psn::backends::kind::automatic, &h);
-  if (rc != ERROR_SUCCESS) {
-    t_last_error = rc;
+  // R9.1: a socket (a descriptor number) is associated; any other handle
+  // (a port, a thread, an event: never below 2^32) cannot be (R3.1).
+  const bool socket = file != INVALID_HANDLE_VALUE &&
+                      reinterpret_cast<std::uintptr_t>(file) <= static_cast<std::uintptr_t>(INT_MAX);
+  if (file == nullptr || (file != INVALID_HANDLE_VALUE && !socket)) {
+    t_last_error = psn::core::is_handle(to_handle(file)) ? ERROR_NOT_SUPPORTED : ERROR_INVALID_HANDLE;
     return nullptr;
+  }
+  psn::core::handle h = to_handle(existing);
+  bool created = false;
+  if (existing == nullptr) {  // R3.1: the creation key is ignored
+    DWORD rc = psn::core::create_port(concurrency, psn::backends::kind::automatic, &h);
+    if (rc != ERROR_SUCCESS) {
+      t_last_error = rc;
+      return nullptr;
+    }
+    created = true;
+  }
+  if (socket) {
+    DWORD rc = psn::core::associate(reinterpret_cast<std::uintptr_t>(file), h, key);
+    if (rc != ERROR_SUCCESS) {
+      if (created) psn::core::close_handle(h);
+      t_last_error = rc;
+      return nullptr;
+    }
   }
   return reinterpret_cast<HANDLE>(h);
 }
@@ -62,6 +82,9 @@ BOOL GetQueuedCompletionStatus(HANDLE port, DWORD* bytes, ULONG_PTR* key, LPOVER
   *bytes = e.dwNumberOfBytesTransferred;
   *key = e.lpCompletionKey;
   *ov = e.lpOverlapped;
+  // R9.3: a failed overlapped operation's packet is returned with FALSE
+  // and the operation's error (Internal holds its status).
+  if (e.Internal != 0) return fail(psn::core::names_of_status(static_cast<DWORD>(e.Internal)).win32);
   return TRUE;
 }
 

@@ -13,6 +13,14 @@
 
 namespace psn::core {
 
+bool is_handle(handle h) noexcept {
+  auto& t = handle_table::instance();
+  handle_table::slot* where = nullptr;
+  if (!t.acquire(h, &where)) return false;
+  t.release(where);
+  return true;
+}
+
 std::uint32_t create_port(std::uint32_t concurrency, backends::kind k, handle* out) noexcept {
   *out = 0;
   std::uint32_t err = ERROR_SUCCESS;
@@ -111,14 +119,96 @@ std::uint32_t close_socket(std::uintptr_t s) noexcept {
   const int fd = socket_fd(s);
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return WSAENOTSOCK;
-  // R5.11: the registration goes first, without a REMOVE packet.
-  if (socket_owners::port_id owner = socket_owners::instance().owner_of(fd)) {
-    port_ref p(owner);
-    if (p) p->drop_socket(fd, static_cast<std::uint64_t>(st.st_ino));
+  // R5.11: the registration goes first, without a REMOVE packet; R9.6: so
+  // do pending operations, cancelled, before the number can be reused.
+  auto& owners = socket_owners::instance();
+  const socket_owners::port_id owner = owners.owner_of(fd);
+  const socket_owners::port_id io_port = owners.dissociate(fd);
+  const auto ino = static_cast<std::uint64_t>(st.st_ino);
+  if (owner != 0) {
+    if (port_ref p(owner); p) p->drop_socket(fd, ino);
+  }
+  if (io_port != 0 && io_port != owner) {
+    if (port_ref p(io_port); p) p->drop_socket(fd, ino);
   }
   // close() releases the descriptor even when it reports EINTR; never retry.
   ::close(fd);
   return ERROR_SUCCESS;
+}
+
+std::uint32_t associate(std::uintptr_t s, handle h, std::uintptr_t key) noexcept {
+  const int fd = socket_fd(s);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) return ERROR_INVALID_HANDLE;
+  if (!S_ISSOCK(st.st_mode)) return ERROR_NOT_SUPPORTED;  // files and pipes: not yet (SPEC 10)
+  port_ref p(h);
+  if (!p) return ERROR_INVALID_HANDLE;
+  if (std::uint32_t rc = p->io_prepare(); rc != ERROR_SUCCESS) return rc;
+  auto& owners = socket_owners::instance();
+  try {
+    owners.reserve(fd);
+  } catch (...) {
+    return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  socket_owners::port_id stale = 0;
+  switch (owners.associate(fd, static_cast<std::uint64_t>(st.st_ino), h, key, &stale)) {
+    case socket_owners::associate_result::already_associated:
+    case socket_owners::associate_result::registered_elsewhere:
+      return ERROR_INVALID_PARAMETER;  // R9.1
+    case socket_owners::associate_result::replaced:
+      // The number belonged to a socket closed with plain close(): what it
+      // left under way ends, cancelled, on its port.
+      if (port_ref old(stale); old) old->drop_socket(fd, 0);
+      break;
+    case socket_owners::associate_result::associated:
+      break;
+  }
+  return ERROR_SUCCESS;
+}
+
+std::uint32_t set_completion_modes(std::uintptr_t s, std::uint8_t modes) noexcept {
+  const int fd = socket_fd(s);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return ERROR_INVALID_HANDLE;
+  auto& owners = socket_owners::instance();
+  try {
+    owners.reserve(fd);
+  } catch (...) {
+    return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  owners.set_modes(fd, static_cast<std::uint64_t>(st.st_ino), modes);
+  return ERROR_SUCCESS;
+}
+
+void start_io(std::uintptr_t s, const io_request& rq, io_result* res) noexcept {
+  const int fd = socket_fd(s);
+  socket_owners::association a;
+  if (!socket_owners::instance().association_of(fd, &a)) {
+    *res = io_result{WSAEINVAL, 0};
+    return;
+  }
+  port_ref p(a.port);
+  if (!p) {
+    *res = io_result{WSAEINVAL, 0};
+    return;
+  }
+  p->io_start(fd, a.key, (a.modes & kSkipCompletionPortOnSuccess) != 0, rq, res);
+}
+
+std::uint32_t cancel_io(std::uintptr_t s, const OVERLAPPED* ov) noexcept {
+  const int fd = socket_fd(s);
+  socket_owners::association a;
+  if (!socket_owners::instance().association_of(fd, &a)) return ERROR_NOT_FOUND;
+  port_ref p(a.port);
+  return p ? p->io_cancel(fd, ov) : ERROR_NOT_FOUND;
+}
+
+bool poll_io(std::uintptr_t s) noexcept {
+  socket_owners::association a;
+  if (!socket_owners::instance().association_of(socket_fd(s), &a)) return false;
+  port_ref p(a.port);
+  if (p) p->io_poll();
+  return true;
 }
 
 }  // namespace psn::core

@@ -158,7 +158,7 @@ class completion_queue {
   intrusive_list<waiter> waiters_;  // back = newest
   const std::uint32_t concurrency_;
   std::uint32_t running_ = 0;  // threads returned a packet and not yet back
-  packet_owner* owners_[2] = {nullptr, nullptr};
+  packet_owner* owners_[3] = {nullptr, nullptr, nullptr};
   std::uint64_t queued_ = 0;
   std::uint64_t delivered_ = 0;
   // Recycled user packets, chained through next: after warm-up, posting

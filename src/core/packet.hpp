@@ -1,5 +1,6 @@
-// A completion packet in a port's FIFO queue (R3.3): either a posted user
-// packet or a socket registration's notification.
+// A completion packet in a port's FIFO queue (R3.3): a posted user packet,
+// a socket registration's notification, or an overlapped operation's
+// completion (R9.8).
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 namespace psn::core {
 
 struct packet : list_node {
-  enum class kind : std::uint8_t { user, socket };
+  enum class kind : std::uint8_t { user, socket, io };
   explicit packet(kind k) noexcept : type(k) {}
   kind type;
 };

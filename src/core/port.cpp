@@ -43,8 +43,10 @@ port::port(std::unique_ptr<backends::backend> b, std::uint32_t concurrency) noex
     : object(kind::port),
       backend_(std::move(b)),
       queue_(concurrency),
-      registrations_(*backend_, queue_) {
+      registrations_(*backend_, queue_),
+      io_(*backend_, queue_) {
   queue_.set_owner(packet::kind::socket, &registrations_);
+  queue_.set_owner(packet::kind::io, &io_);
 }
 
 port::~port() {
@@ -68,6 +70,7 @@ std::uint32_t port::look_locked(std::unique_lock<std::mutex>& lock, OVERLAPPED_E
   // The lock was let go: other threads may have taken the last running
   // slots meanwhile (R3.8).
   if (!queue_.may_release()) cap = 0;
+  drive_io(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
   return registrations_.on_reports(
       std::span<const backends::event>(evs, static_cast<std::size_t>(k)), look, inflight_, out,
       cap);
@@ -90,6 +93,16 @@ void port::quiesce_locked(std::unique_lock<std::mutex>& lock) noexcept {
 void port::flush_deferred_locked(std::unique_lock<std::mutex>& lock) noexcept {
   quiesce_locked(lock);
   registrations_.flush_deferred();
+}
+
+void port::drive_io(std::span<const backends::event> reports) noexcept {
+  if (!io_.has_sockets() || queue_.closed) return;
+  for (const backends::event& ev : reports) {
+    if (ev.cookie == overlapped_io::kCookie) {
+      io_.drive();
+      return;
+    }
+  }
 }
 
 // ---- posting and taking ------------------------------------------------------------
@@ -256,6 +269,7 @@ std::uint32_t port::wait_locked(std::unique_lock<std::mutex>& lock, wake_list& w
       w.signal.store(0, std::memory_order_relaxed);
       looked = true;
       const std::span<const backends::event> reports(evs, static_cast<std::size_t>(k));
+      drive_io(reports);
       if (queue_.only_waiter(&w) && queue_.may_release()) {
         // Alone on the port: the packets would all be this thread's, so
         // they go straight into its array (R3.3: nothing was queued).
@@ -330,10 +344,51 @@ std::uint32_t port::apply(std::span<SOCK_NOTIFY_REGISTRATION> regs,
 }
 
 void port::drop_socket(int fd, std::uint64_t ino) noexcept {
+  wake_list wl(backend_.get());
   std::unique_lock<std::mutex> lock(mu_);
   quiesce_locked(lock);
   if (queue_.closed) return;
   registrations_.drop_socket(fd, ino);
+  io_.drop_socket(fd);
+  queue_.dispatch(wl);  // the cancelled operations' completions (R9.6)
+}
+
+// ---- overlapped operations (SPEC 9) ------------------------------------------------
+
+std::uint32_t port::io_prepare() noexcept {
+  std::unique_lock<std::mutex> lock(mu_);
+  quiesce_locked(lock);  // prepare may add to the kernel watch set
+  if (queue_.closed) return ERROR_INVALID_HANDLE;
+  return io_.prepare();
+}
+
+void port::io_start(int fd, std::uintptr_t key, bool skip_on_success, const io_request& rq,
+                    io_result* res) noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queue_.closed) {
+    *res = io_result{WSAEINVAL, 0};
+    return;
+  }
+  io_.start(fd, key, skip_on_success, rq, res);
+  queue_.dispatch(wl);  // R9.3: a completion at once wakes a waiter as a post does
+}
+
+std::uint32_t port::io_cancel(int fd, const OVERLAPPED* ov) noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queue_.closed) return ERROR_NOT_FOUND;
+  std::uint32_t rc = io_.cancel(fd, ov);
+  queue_.dispatch(wl);
+  return rc;
+}
+
+void port::io_poll() noexcept {
+  wake_list wl(backend_.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queue_.closed || !io_.has_sockets()) return;
+  io_.drive();
+  queue_.dispatch(wl);
 }
 
 void port::close() noexcept {
@@ -346,6 +401,7 @@ void port::close() noexcept {
   queue_.abandon_all(wl);     // R3.9: every waiter returns at once
   queue_.discard_all();       // queued packets are discarded
   registrations_.drop_all();  // and every socket may join another port
+  io_.close_all();            // operations under way end unreported
 }
 
 port_counters port::stats() noexcept {

@@ -1,6 +1,7 @@
 // A completion port: a completion queue (completion_queue.hpp: packets,
-// waiters, the concurrency limit) and a registration table
-// (registration_table.hpp: SPEC 5) over one backend, and the poller that
+// waiters, the concurrency limit), a registration table
+// (registration_table.hpp: SPEC 5) and overlapped operations
+// (overlapped_io.hpp: SPEC 9) over one backend, and the poller that
 // joins them: at most one waiting thread waits in the kernel on behalf of
 // all, and turns what the kernel reports into packets.
 //
@@ -21,6 +22,7 @@
 #include "core/completion_queue.hpp"
 #include "core/counters.hpp"
 #include "core/object.hpp"
+#include "core/overlapped_io.hpp"
 #include "core/registration_table.hpp"
 #include "psn/psn.h"
 
@@ -59,8 +61,17 @@ class port final : public object {
                         std::uint32_t timeout_ms, const void* defer_token) noexcept;
   // R3.9
   void close() noexcept override;
-  // R5.11: drops fd's registration (if it is this socket's) without a REMOVE packet.
+  // R5.11: drops fd's registration (if it is this socket's) without a
+  // REMOVE packet; R9.6: cancels its overlapped operations.
   void drop_socket(int fd, std::uint64_t ino) noexcept;
+
+  // SPEC 9: overlapped operations on sockets associated with this port.
+  std::uint32_t io_prepare() noexcept;  // R9.1
+  void io_start(int fd, std::uintptr_t key, bool skip_on_success, const io_request& rq,
+                io_result* res) noexcept;
+  std::uint32_t io_cancel(int fd, const OVERLAPPED* ov) noexcept;  // R9.6
+  // Runs what the kernel allows now, without waiting (GetOverlappedResult).
+  void io_poll() noexcept;
 
   // The calling thread stops counting as running on this port (R3.8).
   void stop_running() noexcept;
@@ -77,12 +88,15 @@ class port final : public object {
                             std::uint32_t cap = 0) noexcept;
   void quiesce_locked(std::unique_lock<std::mutex>& lock) noexcept;
   void flush_deferred_locked(std::unique_lock<std::mutex>& lock) noexcept;
+  // Runs overlapped operations if the kernel reported their set.
+  void drive_io(std::span<const backends::event> reports) noexcept;
 
   std::mutex mu_;
   std::unique_ptr<backends::backend> backend_;
   handle self_ = 0;
   completion_queue queue_;
   registration_table registrations_;
+  overlapped_io io_;
 
   // A poller's fused enter is under way: until it returns, its changes may
   // not have reached the epoll set, so nobody else touches the set.

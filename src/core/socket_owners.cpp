@@ -22,6 +22,8 @@ socket_owners::claim_result socket_owners::claim(int fd, std::uint64_t ino,
   std::lock_guard<std::mutex> lock(mu_);
   entry& e = by_fd_[static_cast<std::size_t>(fd)];
   if (e.owner != 0 && e.owner != owner && e.ino == ino) return claim_result::owned_elsewhere;
+  // R9.1: a socket's registration and its association share one port.
+  if (e.io.port != 0 && e.io.port != owner && e.io_ino == ino) return claim_result::owned_elsewhere;
   e.owner = owner;
   e.ino = ino;
   return claim_result::claimed;
@@ -31,13 +33,70 @@ void socket_owners::release(int fd, std::uint64_t ino, port_id owner) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return;
   entry& e = by_fd_[static_cast<std::size_t>(fd)];
-  if (e.owner == owner && e.ino == ino) e = entry{};
+  if (e.owner == owner && e.ino == ino) {
+    e.owner = 0;
+    e.ino = 0;
+  }
 }
 
 socket_owners::port_id socket_owners::owner_of(int fd) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return 0;
   return by_fd_[static_cast<std::size_t>(fd)].owner;
+}
+
+socket_owners::associate_result socket_owners::associate(int fd, std::uint64_t ino, port_id port,
+                                                         std::uintptr_t key,
+                                                         port_id* stale_port) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  *stale_port = 0;
+  entry& e = by_fd_[static_cast<std::size_t>(fd)];
+  if (e.owner != 0 && e.owner != port && e.ino == ino) return associate_result::registered_elsewhere;
+  associate_result r = associate_result::associated;
+  if (e.io.port != 0) {
+    if (e.io_ino == ino) return associate_result::already_associated;
+    *stale_port = e.io.port;
+    r = associate_result::replaced;
+  }
+  // Modes set before the association, on this socket, stay.
+  const std::uint8_t modes = e.io_ino == ino ? e.io.modes : 0;
+  e.io = association{port, key, modes};
+  e.io_ino = ino;
+  return r;
+}
+
+bool socket_owners::association_of(int fd, association* out) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return false;
+  const entry& e = by_fd_[static_cast<std::size_t>(fd)];
+  if (e.io.port == 0) return false;
+  *out = e.io;
+  return true;
+}
+
+void socket_owners::set_modes(int fd, std::uint64_t ino, std::uint8_t modes) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  entry& e = by_fd_[static_cast<std::size_t>(fd)];
+  if (e.io_ino != ino) e.io = association{};  // another socket's leftovers
+  e.io_ino = ino;
+  e.io.modes = modes;
+}
+
+socket_owners::port_id socket_owners::dissociate(int fd) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return 0;
+  entry& e = by_fd_[static_cast<std::size_t>(fd)];
+  port_id p = e.io.port;
+  e.io = association{};
+  e.io_ino = 0;
+  return p;
+}
+
+void socket_owners::rebind(int fd, std::uint64_t ino) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return;
+  entry& e = by_fd_[static_cast<std::size_t>(fd)];
+  if (e.io.port != 0) e.io_ino = ino;
 }
 
 }  // namespace psn::core

@@ -1,4 +1,5 @@
-// Which port each socket descriptor is registered on, process-wide (R5.3).
+// Which port each socket descriptor is registered on (R5.3) and which port
+// it is associated with for overlapped I/O (R9.1), process-wide.
 //
 // epoll lets one socket join many epoll sets, so the kernel cannot refuse a
 // second port's ENABLE; this table does. Each entry also records the
@@ -41,10 +42,36 @@ class socket_owners {
   // The port fd is recorded on, or 0.
   port_id owner_of(int fd) noexcept;
 
+  // ---- associations (R9.1) ----
+  struct association {
+    port_id port = 0;
+    std::uintptr_t key = 0;
+    std::uint8_t modes = 0;  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS...
+  };
+  enum class associate_result { associated, already_associated, registered_elsewhere, replaced };
+  // Associates fd (identity ino) with `port`. An association of another
+  // socket that had this number is stale and is replaced (`replaced`: the
+  // caller cancels what it left). Needs reserve(fd) first.
+  associate_result associate(int fd, std::uint64_t ino, port_id port, std::uintptr_t key,
+                             port_id* stale_port) noexcept;
+  // fd's association, whatever socket has the number now (no system call
+  // on an operation's path; closesocket and CreateIoCompletionPort tell
+  // sockets apart). False if there is none.
+  bool association_of(int fd, association* out) noexcept;
+  // SetFileCompletionNotificationModes, before or after the association.
+  // Needs reserve(fd) first.
+  void set_modes(int fd, std::uint64_t ino, std::uint8_t modes) noexcept;
+  // closesocket: fd's association ends; returns its port, or 0.
+  port_id dissociate(int fd) noexcept;
+  // AcceptEx put a new socket under fd's number: its records follow it.
+  void rebind(int fd, std::uint64_t ino) noexcept;
+
  private:
   struct entry {
     port_id owner = 0;
     std::uint64_t ino = 0;
+    association io;
+    std::uint64_t io_ino = 0;
   };
   std::mutex mu_;
   std::vector<entry> by_fd_;

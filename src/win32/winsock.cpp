@@ -958,9 +958,16 @@ PSN_API int WSAIoctl(SOCKET s, DWORD code, void* in, DWORD cb_in, void* out, DWO
       if (returned) *returned = written;
       return 0;
     }
-    case wc::kSioGetExtensionFunctionPointer:
-      // AcceptEx, ConnectEx... come with overlapped I/O (R9.2), not yet.
-      return fail(WSAEOPNOTSUPP);
+    case wc::kSioGetExtensionFunctionPointer: {
+      // R9.2: AcceptEx, ConnectEx, DisconnectEx, GetAcceptExSockaddrs.
+      if (in == nullptr || cb_in < 16 || out == nullptr || cb_out < sizeof(void*))
+        return fail(WSAEFAULT);
+      const void* fn = extension_function(in);
+      if (fn == nullptr) return fail(WSAEINVAL);
+      std::memcpy(out, &fn, sizeof fn);
+      if (returned) *returned = sizeof fn;
+      return 0;
+    }
     default:
       return fail(WSAEINVAL);
   }

@@ -30,4 +30,8 @@ inline SOCKET fail_socket(DWORD code) noexcept {
   return INVALID_SOCKET;
 }
 
+// SIO_GET_EXTENSION_FUNCTION_POINTER (R9.2): the function the 16-byte GUID
+// at `guid` names, or nullptr (overlapped.cpp).
+const void* extension_function(const void* guid) noexcept;
+
 }  // namespace psn::win32

@@ -533,7 +533,7 @@ TEST(WinsockErrors, UnsupportedFamilyProtocolTypeOrOption) {
   EXPECT_EQ(WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &fn, sizeof fn, &got,
                      nullptr, nullptr),
             SOCKET_ERROR);
-  EXPECT_LAST_ERROR(WSAEOPNOTSUPP);
+  EXPECT_LAST_ERROR(WSAEINVAL);
 }
 
 // R8.3: the process has no descriptor left (RLIMIT_NOFILE lowered for the test, restored).

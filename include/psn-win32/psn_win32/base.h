@@ -42,6 +42,9 @@
 #ifndef WINAPIV
 #define WINAPIV
 #endif
+#ifndef PASCAL
+#define PASCAL
+#endif
 #ifndef __stdcall
 #define __stdcall
 #endif

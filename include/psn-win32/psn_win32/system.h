@@ -385,6 +385,19 @@ PSN_API DECLSPEC_NORETURN VOID WINAPI RaiseFailFastException(PEXCEPTION_RECORD p
                                                              PCONTEXT pContextRecord,
                                                              DWORD dwFlags);
 
+/* ---- overlapped I/O on sockets (SPEC 9; docs/overlapped.md) ------------- */
+/* A HANDLE here is a socket cast to HANDLE; files and pipes are not yet
+ * supported. */
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS 0x1
+#define FILE_SKIP_SET_EVENT_ON_HANDLE 0x2
+#define HasOverlappedIoCompleted(lpOverlapped) \
+  (((DWORD)(lpOverlapped)->Internal) != STATUS_PENDING)
+PSN_API BOOL WINAPI SetFileCompletionNotificationModes(HANDLE FileHandle, UCHAR Flags);
+PSN_API BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                        LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+PSN_API BOOL WINAPI CancelIo(HANDLE hFile);
+PSN_API BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+
 #ifdef __cplusplus
 }
 #endif

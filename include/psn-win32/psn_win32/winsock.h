@@ -565,6 +565,78 @@ PSN_API int WSAAPI WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
                             LPWSAOVERLAPPED lpOverlapped,
                             LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 
+/* ---- overlapped socket I/O (SPEC 9; docs/overlapped.md) --------------------- */
+/* With lpOverlapped NULL these are plain blocking (or non-blocking) calls.
+ * With it, the socket must be associated with a port (CreateIoCompletionPort)
+ * and lpCompletionRoutine must be NULL (no APCs): the call returns 0 if it
+ * completed at once, else SOCKET_ERROR with WSA_IO_PENDING, and its
+ * completion is queued on the port. */
+PSN_API int WSAAPI WSARecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+                           LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+                           LPWSAOVERLAPPED lpOverlapped,
+                           LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+PSN_API int WSAAPI WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+                               LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+                               struct sockaddr* lpFrom, LPINT lpFromlen,
+                               LPWSAOVERLAPPED lpOverlapped,
+                               LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+PSN_API int WSAAPI WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+                           LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+                           LPWSAOVERLAPPED lpOverlapped,
+                           LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+PSN_API int WSAAPI WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+                             LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+                             const struct sockaddr* lpTo, int iTolen,
+                             LPWSAOVERLAPPED lpOverlapped,
+                             LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+PSN_API BOOL WSAAPI WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
+                                           LPDWORD lpcbTransfer, BOOL fWait, LPDWORD lpdwFlags);
+#define MSG_PARTIAL 0x8000
+
+/* <mswsock.h>: the extension functions, by name and through
+ * WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER). */
+#define WSAID_ACCEPTEX \
+  {0xb5367df1, 0xcbac, 0x11cf, {0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92}}
+#define WSAID_GETACCEPTEXSOCKADDRS \
+  {0xb5367df2, 0xcbac, 0x11cf, {0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92}}
+#define WSAID_CONNECTEX \
+  {0x25a207b9, 0xddf3, 0x4660, {0x8e, 0xe9, 0x76, 0xe5, 0x8c, 0x74, 0x06, 0x3e}}
+#define WSAID_DISCONNECTEX \
+  {0x7fda2e11, 0x8630, 0x436f, {0xa0, 0x31, 0xf5, 0x36, 0xa6, 0xee, 0xc1, 0x57}}
+#define TF_DISCONNECT 0x01
+#define TF_REUSE_SOCKET 0x02
+
+typedef BOOL(PASCAL* LPFN_ACCEPTEX)(SOCKET sListenSocket, SOCKET sAcceptSocket,
+                                    PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+                                    DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
+                                    LPDWORD lpdwBytesReceived, LPOVERLAPPED lpOverlapped);
+typedef VOID(PASCAL* LPFN_GETACCEPTEXSOCKADDRS)(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+                                                DWORD dwLocalAddressLength,
+                                                DWORD dwRemoteAddressLength,
+                                                struct sockaddr** LocalSockaddr,
+                                                LPINT LocalSockaddrLength,
+                                                struct sockaddr** RemoteSockaddr,
+                                                LPINT RemoteSockaddrLength);
+typedef BOOL(PASCAL* LPFN_CONNECTEX)(SOCKET s, const struct sockaddr* name, int namelen,
+                                     PVOID lpSendBuffer, DWORD dwSendDataLength,
+                                     LPDWORD lpdwBytesSent, LPOVERLAPPED lpOverlapped);
+typedef BOOL(PASCAL* LPFN_DISCONNECTEX)(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
+                                        DWORD dwReserved);
+PSN_API BOOL PASCAL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket, PVOID lpOutputBuffer,
+                             DWORD dwReceiveDataLength, DWORD dwLocalAddressLength,
+                             DWORD dwRemoteAddressLength, LPDWORD lpdwBytesReceived,
+                             LPOVERLAPPED lpOverlapped);
+PSN_API VOID PASCAL GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+                                         DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
+                                         struct sockaddr** LocalSockaddr, LPINT LocalSockaddrLength,
+                                         struct sockaddr** RemoteSockaddr,
+                                         LPINT RemoteSockaddrLength);
+PSN_API BOOL PASCAL ConnectEx(SOCKET s, const struct sockaddr* name, int namelen,
+                              PVOID lpSendBuffer, DWORD dwSendDataLength, LPDWORD lpdwBytesSent,
+                              LPOVERLAPPED lpOverlapped);
+PSN_API BOOL PASCAL DisconnectEx(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
+                                 DWORD dwReserved);
+
 PSN_API INT WSAAPI InetPtonA(INT Family, PCSTR pszAddrString, PVOID pAddrBuf);
 PSN_API INT WSAAPI InetPtonW(INT Family, PCWSTR pszAddrString, PVOID pAddrBuf);
 PSN_API PCSTR WSAAPI InetNtopA(INT Family, const VOID* pAddr, PSTR pStringBuf,
