@@ -143,13 +143,13 @@ std::uint32_t associate(std::uintptr_t s, handle h, std::uintptr_t key) noexcept
   if (!S_ISSOCK(st.st_mode)) return ERROR_NOT_SUPPORTED;  // files and pipes: not yet (SPEC 10)
   port_ref p(h);
   if (!p) return ERROR_INVALID_HANDLE;
-  if (std::uint32_t rc = p->io_prepare(); rc != ERROR_SUCCESS) return rc;
   auto& owners = socket_owners::instance();
   try {
     owners.reserve(fd);
   } catch (...) {
     return ERROR_NOT_ENOUGH_MEMORY;
   }
+  if (std::uint32_t rc = p->io_prepare(); rc != ERROR_SUCCESS) return rc;
   socket_owners::port_id stale = 0;
   switch (owners.associate(fd, static_cast<std::uint64_t>(st.st_ino), h, key, &stale)) {
     case socket_owners::associate_result::already_associated:

@@ -122,19 +122,22 @@ socklen_t address_room(int family) noexcept {
   }
 }
 
-// An address's length as AcceptEx stored it.
+// An address's length as AcceptEx stored it. The slot may be unaligned
+// (it follows the first bytes), so it is read byte-wise.
 int stored_length(const sockaddr* sa, DWORD slot) noexcept {
-  switch (sa->sa_family) {
+  sa_family_t family;
+  std::memcpy(&family, sa, sizeof family);
+  switch (family) {
     case AF_INET:
       return sizeof(sockaddr_in);
     case AF_INET6:
       return sizeof(sockaddr_in6);
     case AF_UNIX: {
-      const auto* un = reinterpret_cast<const sockaddr_un*>(sa);
+      const char* path = reinterpret_cast<const char*>(sa) + offsetof(sockaddr_un, sun_path);
       const std::size_t room = slot > offsetof(sockaddr_un, sun_path)
                                    ? slot - offsetof(sockaddr_un, sun_path)
                                    : 0;
-      return static_cast<int>(offsetof(sockaddr_un, sun_path) + strnlen(un->sun_path, room));
+      return static_cast<int>(offsetof(sockaddr_un, sun_path) + strnlen(path, room));
     }
     default:
       return 0;

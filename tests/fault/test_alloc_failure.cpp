@@ -511,6 +511,107 @@ TEST_P(AllocSweep, ProcessSocketNotificationsRemoveThenEnable) {
       kSocks, n, failed);
 }
 
+// R9.1: associating a socket either succeeds or fails with
+// ERROR_NOT_ENOUGH_MEMORY leaving the socket unassociated (another port can
+// still take it).
+TEST_P(AllocSweep, CreateIoCompletionPortAssociation) {
+  const bool persist = GetParam();
+  numbering numbers;  // ever higher numbers: psn's tables must grow
+  long n = 0, failed = 0;
+  for (; n < kMaxSweep; ++n) {
+    HANDLE h = new_port();
+    ASSERT_NE(h, nullptr);
+    auto [a0, b] = unix_pair();
+    const int a = move_fd_to(a0, numbers.next(1));
+    ASSERT_GE(a, 0);
+    inject::scope sc(n, persist);
+    SetLastError(0);
+    HANDLE got = CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), h, 5, 0);
+    const DWORD err = GetLastError();
+    sc.disarm();
+    const bool done = sc.failures() == 0;
+    if (got == nullptr) {
+      ++failed;
+      ASSERT_EQ(err, static_cast<DWORD>(ERROR_NOT_ENOUGH_MEMORY)) << "N=" << n;
+      HANDLE q = new_port();
+      ASSERT_EQ(CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), q, 6, 0),
+                q)
+          << "N=" << n << ": a failed association was left behind";
+      ASSERT_TRUE(CloseHandle(q));
+    } else {
+      ASSERT_EQ(got, h) << "N=" << n;
+    }
+    ASSERT_EQ(closesocket(static_cast<SOCKET>(a)), 0);
+    ::close(b);
+    ASSERT_TRUE(CloseHandle(h));
+    if (done) {
+      ASSERT_NE(got, nullptr);
+      break;
+    }
+  }
+  ASSERT_LT(n, kMaxSweep);
+  std::printf("[ sweep    ] association: %ld allocation(s), %ld failed call(s)\n", n, failed);
+}
+
+}  // namespace
+
+// The Winsock call, declared here as psn-win32 declares it (this suite uses
+// only <psn/psn.h>).
+struct fault_wsabuf {
+  ULONG len;
+  char* buf;
+};
+extern "C" int WSARecv(SOCKET s, fault_wsabuf* bufs, DWORD n, DWORD* bytes, DWORD* flags,
+                       OVERLAPPED* ov, void* routine);
+
+namespace {
+
+// R9.3: a receive that must wait either is pending or fails at once with
+// WSAENOBUFS having queued nothing; the socket then takes a new receive.
+TEST_P(AllocSweep, WSARecvPending) {
+  const bool persist = GetParam();
+  constexpr int kWSAENOBUFS = 10055, kIoPending = 997;
+  long n = 0, failed = 0;
+  for (; n < kMaxSweep; ++n) {
+    HANDLE h = new_port();
+    auto [a, b] = unix_pair();
+    ASSERT_EQ(CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), h, 5, 0), h);
+    char buf[4];
+    fault_wsabuf w{sizeof buf, buf};
+    DWORD flags = 0;
+    OVERLAPPED ov{};
+    inject::scope sc(n, persist);
+    SetLastError(0);
+    int rc = WSARecv(static_cast<SOCKET>(a), &w, 1, nullptr, &flags, &ov, nullptr);
+    const DWORD err = GetLastError();
+    sc.disarm();
+    const bool done = sc.failures() == 0;
+    ASSERT_EQ(rc, -1) << "N=" << n;
+    if (err == static_cast<DWORD>(kWSAENOBUFS)) {
+      ++failed;
+      ASSERT_TRUE(drain(h).empty()) << "N=" << n << ": a failed call queued a completion";
+      ASSERT_EQ(WSARecv(static_cast<SOCKET>(a), &w, 1, nullptr, &flags, &ov, nullptr), -1);
+      ASSERT_EQ(GetLastError(), static_cast<DWORD>(kIoPending));
+    } else {
+      ASSERT_EQ(err, static_cast<DWORD>(kIoPending)) << "N=" << n;
+    }
+    // The pending receive completes with the byte sent now.
+    ASSERT_EQ(::send(b, "x", 1, 0), 1);
+    DWORD bytes = 0;
+    ULONG_PTR key = 0;
+    LPOVERLAPPED got = nullptr;
+    ASSERT_TRUE(GetQueuedCompletionStatus(h, &bytes, &key, &got, 5000)) << "N=" << n;
+    EXPECT_EQ(got, &ov);
+    EXPECT_EQ(bytes, 1u);
+    ASSERT_EQ(closesocket(static_cast<SOCKET>(a)), 0);
+    ::close(b);
+    ASSERT_TRUE(CloseHandle(h));
+    if (done) break;
+  }
+  ASSERT_LT(n, kMaxSweep);
+  std::printf("[ sweep    ] WSARecv pending: %ld allocation(s), %ld failed call(s)\n", n, failed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, AllocSweep, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? std::string("FailFromN") : std::string("FailNth");

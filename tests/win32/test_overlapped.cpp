@@ -13,6 +13,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -1023,4 +1026,115 @@ TEST(Overlapped, BadArgumentsFailAndQueueNothing) {
   DWORD bytes = 0;
   EXPECT_EQ(WSARecv(p.server, &w, 1, &bytes, &flags, &ov, nullptr), 0);
   EXPECT_EQ(bytes, 2u);
+}
+
+// ---------------------------------------------------------------------------
+// Stress: closesocket racing completions, exact accounting (R9.3, R9.6)
+
+// Sockets are closed while their receives are completing on worker threads,
+// and new sockets take their numbers. Every operation issued completes
+// exactly once, with its own socket's key: with its byte, cancelled, or
+// with the connection's error; none is lost, none comes twice, and none
+// reaches the socket that reused the number.
+TEST(Overlapped, R9_6_ClosesocketRacingCompletionsEachOperationCompletesOnce) {
+  Port port;
+  constexpr int kSlots = 16, kSweeps = 30, kPerSocket = 4, kWorkers = 3;
+  constexpr int kGens = kSweeps + 1;
+  struct Op {
+    OVERLAPPED ov{};
+    char buf[1];
+    WSABUF w{1, buf};
+    ULONG_PTR key = 0;
+    std::atomic<int> completions{0};
+  };
+  std::vector<Op> ops(static_cast<size_t>(kSlots) * kGens * kPerSocket);
+  auto op_at = [&](int slot, int gen, int k) -> Op& {
+    return ops[(static_cast<size_t>(slot) * kGens + gen) * kPerSocket + k];
+  };
+  std::atomic<int> issued{0}, completed{0}, bad{0}, aborted{0}, with_data{0};
+  std::atomic<bool> stop{false};
+  std::string first_bad;
+  std::mutex bad_mu;
+  auto report = [&](const std::string& s) {
+    std::lock_guard<std::mutex> g(bad_mu);
+    if (bad++ == 0) first_bad = s;
+  };
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kWorkers; ++t) {
+    workers.emplace_back([&] {
+      while (!stop.load()) {
+        Completion c = next(port, 50);
+        if (c.ov == nullptr) continue;  // time-out
+        const auto i = static_cast<size_t>(reinterpret_cast<Op*>(c.ov) - ops.data());
+        if (reinterpret_cast<char*>(c.ov) < reinterpret_cast<char*>(ops.data()) ||
+            i >= ops.size() || &ops[i].ov != c.ov) {
+          report("a completion for an OVERLAPPED nobody issued");
+          continue;
+        }
+        Op& op = ops[i];
+        if (op.completions.fetch_add(1) != 0) report("an operation completed twice");
+        if (c.key != op.key) report("a completion with another socket's key");
+        if (c.ok) {
+          if (c.bytes == 1) ++with_data;
+        } else if (c.error == ERROR_OPERATION_ABORTED) {
+          ++aborted;
+        } else if (c.error != ERROR_NETNAME_DELETED && c.error != ERROR_CONNECTION_ABORTED) {
+          report("unexpected error " + std::to_string(c.error));
+        }
+        ++completed;
+      }
+    });
+  }
+  std::vector<Pair> pairs(kSlots);
+  auto start_gen = [&](int slot, int gen) {
+    pairs[slot] = tcp_pair();
+    const ULONG_PTR key = static_cast<ULONG_PTR>(slot) * 1000 + static_cast<ULONG_PTR>(gen) + 1;
+    associate(pairs[slot].server, port, key);
+    for (int k = 0; k < kPerSocket; ++k) {
+      Op& op = op_at(slot, gen, k);
+      op.key = key;
+      DWORD flags = 0;
+      int rc = WSARecv(pairs[slot].server, &op.w, 1, nullptr, &flags, &op.ov, nullptr);
+      if (rc != 0 && WSAGetLastError() != WSA_IO_PENDING) {
+        report("WSARecv failed with " + std::to_string(WSAGetLastError()));
+        op.completions = 1;  // accounted: it never started
+        ++completed;
+      }
+      ++issued;
+    }
+  };
+  for (int s = 0; s < kSlots; ++s) start_gen(s, 0);
+  std::mt19937 rng(7);
+  for (int g = 1; g < kGens && bad.load() == 0; ++g) {
+    for (int s = 0; s < kSlots; ++s) {
+      // Some bytes for the receives, then the close right behind them.
+      const int n = static_cast<int>(rng() % (kPerSocket + 2));
+      if (n > 0) send(pairs[s].client, "abcdef", n, 0);
+      if (rng() % 3 == 0) std::this_thread::yield();
+      const SOCKET old = pairs[s].server.release();
+      ASSERT_EQ(closesocket(old), 0);
+      pairs[s].client.reset();
+      start_gen(s, g);
+    }
+  }
+  for (int s = 0; s < kSlots; ++s) {
+    ASSERT_EQ(closesocket(pairs[s].server.release()), 0);
+    pairs[s].client.reset();
+  }
+  for (int i = 0; i < 400 && completed.load() < issued.load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a duplicate would arrive now
+  stop = true;
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(bad.load(), 0) << first_bad;
+  EXPECT_EQ(completed.load(), issued.load());
+  int missing = 0;
+  for (auto& op : ops)
+    if (op.key != 0 && op.completions.load() != 1) ++missing;
+  EXPECT_EQ(missing, 0) << "operations not completed exactly once";
+  // Both outcomes happened, so the race had teeth.
+  EXPECT_GT(with_data.load(), 0);
+  EXPECT_GT(aborted.load(), 0);
+  std::printf("[ stress   ] %d operations: %d with data, %d cancelled\n", issued.load(),
+              with_data.load(), aborted.load());
 }
