@@ -936,4 +936,135 @@ TEST(CxxInterface, ConcurrencyOptionIsAccepted) {
   EXPECT_EQ(p.wait(out, 1s).size(), 1u);
 }
 
+// ---------------------------------------------------------------------------
+// SPEC 9 through the C++ interface: associate, receive and send with spans
+// of buffers, completions that name their operation, cancel.
+
+TEST(CxxOverlapped, R9_3_ReceiveCompletesWithItsOperationAndKey) {
+  psn::port p = psn::port::create();
+  TcpPair tp;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(&tp));
+  int key = 0;
+  ASSERT_FALSE(p.associate(static_cast<psn::native_socket>(tp.second.get()), &key));
+  std::array<std::byte, 3> a{};
+  std::array<std::byte, 8> b{};
+  const psn::mutable_buffer bufs[] = {a, b};
+  psn::io_operation op;
+  std::error_code ec = psn::receive(static_cast<psn::native_socket>(tp.second.get()), bufs, op);
+  EXPECT_EQ(ec, psn::errc::io_pending);
+  EXPECT_FALSE(op.done());
+  ASSERT_EQ(::send(tp.first.get(), "abcdef", 6, 0), 6);
+  std::array<psn::completion, 4> out;
+  auto got = p.wait(out, 5s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key, &key);
+  ASSERT_EQ(got[0].operation(), &op);
+  EXPECT_EQ(got[0].operation()->kind, psn::io_kind::receive);
+  EXPECT_FALSE(got[0].error());
+  EXPECT_EQ(got[0].bytes, 6u);
+  EXPECT_TRUE(op.done());
+  EXPECT_EQ(op.bytes(), 6u);
+  EXPECT_EQ(std::memcmp(a.data(), "abc", 3), 0);
+  EXPECT_EQ(std::memcmp(b.data(), "def", 3), 0);
+  EXPECT_FALSE(psn::close_socket(static_cast<psn::native_socket>(tp.second.release())));
+}
+
+TEST(CxxOverlapped, R9_4_SendIsNeverShortAndCancelAborts) {
+  psn::port p = psn::port::create();
+  TcpPair tp;
+  ASSERT_NO_FATAL_FAILURE(make_tcp_pair(&tp));
+  const auto s = static_cast<psn::native_socket>(tp.first.get());
+  ASSERT_FALSE(p.associate(s, nullptr));
+  std::vector<std::byte> data(4u << 20, std::byte{0x5A});
+  const psn::const_buffer bufs[] = {data};
+  psn::io_operation op;
+  std::size_t at_once = 0;
+  std::error_code ec = psn::send(s, bufs, op, &at_once);
+  ASSERT_TRUE(!ec || ec == psn::errc::io_pending) << ec.message();
+  std::size_t got_bytes = 0;
+  std::thread reader([&] {
+    std::vector<char> buf(1 << 16);
+    while (got_bytes < data.size()) {
+      ssize_t n = ::recv(tp.second.get(), buf.data(), buf.size(), 0);
+      if (n > 0) {
+        got_bytes += static_cast<std::size_t>(n);
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        break;
+      } else {
+        std::this_thread::sleep_for(1ms);  // the pair is non-blocking
+      }
+    }
+  });
+  std::array<psn::completion, 1> out;
+  auto got = p.wait(out, 20s);
+  reader.join();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].operation()->kind, psn::io_kind::send);
+  EXPECT_EQ(got[0].bytes, data.size()) << "R9.4: never short";
+  EXPECT_EQ(got_bytes, data.size());
+  // A receive with nothing to read, cancelled.
+  std::array<std::byte, 4> rb{};
+  const psn::mutable_buffer rbufs[] = {rb};
+  psn::io_operation rop;
+  ASSERT_EQ(psn::receive(s, rbufs, rop), psn::errc::io_pending);
+  EXPECT_FALSE(psn::cancel(s, &rop));
+  got = p.wait(out, 5s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].operation(), &rop);
+  EXPECT_EQ(got[0].error(), psn::errc::operation_aborted);
+  EXPECT_EQ(psn::cancel(s, &rop), psn::errc::not_found);
+  EXPECT_FALSE(psn::close_socket(static_cast<psn::native_socket>(tp.first.release())));
+}
+
+TEST(CxxOverlapped, R9_7_AcceptAndConnect) {
+  psn::port p = psn::port::create();
+  Socket listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const auto l = static_cast<psn::native_socket>(listener.get());
+  ASSERT_FALSE(p.associate(l, nullptr));
+  Socket accepted(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  std::array<std::byte, 2 * (sizeof(sockaddr_in) + 16) + 4> abuf{};
+  psn::io_operation aop;
+  ASSERT_EQ(psn::accept(l, static_cast<psn::native_socket>(accepted.get()), abuf, 4, aop),
+            psn::errc::io_pending);
+
+  Socket client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(client.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  const auto c = static_cast<psn::native_socket>(client.get());
+  ASSERT_FALSE(p.associate(c, nullptr));
+  const char hello[] = "ping";
+  psn::io_operation cop;
+  std::error_code ec = psn::connect(c, &addr, sizeof addr,
+                                    std::as_bytes(std::span<const char>(hello, 4)), cop);
+  ASSERT_TRUE(!ec || ec == psn::errc::io_pending) << ec.message();
+  bool saw_accept = false, saw_connect = false;
+  for (int i = 0; i < 2; ++i) {
+    std::array<psn::completion, 2> out;
+    for (const psn::completion& x : p.wait(out, 5s)) {
+      EXPECT_FALSE(x.error()) << x.error().message();
+      if (x.operation()->kind == psn::io_kind::accept) {
+        saw_accept = true;
+        EXPECT_EQ(x.bytes, 4u);
+        EXPECT_EQ(std::memcmp(abuf.data(), "ping", 4), 0);
+      } else if (x.operation()->kind == psn::io_kind::connect) {
+        saw_connect = true;
+        EXPECT_EQ(x.bytes, 4u);
+      }
+    }
+    if (saw_accept && saw_connect) break;
+  }
+  EXPECT_TRUE(saw_accept && saw_connect);
+  EXPECT_FALSE(psn::close_socket(static_cast<psn::native_socket>(client.release())));
+  EXPECT_FALSE(psn::close_socket(static_cast<psn::native_socket>(listener.release())));
+}
+
 }  // namespace

@@ -94,6 +94,14 @@ enum class errc : std::uint32_t {
   would_block = 10035,       // WSAEWOULDBLOCK
   not_socket = 10038,        // WSAENOTSOCK
   no_buffers = 10055,        // WSAENOBUFS
+  // Overlapped operations (SPEC 9).
+  netname_deleted = 64,         // ERROR_NETNAME_DELETED: the connection was reset
+  more_data = 234,              // ERROR_MORE_DATA: a datagram longer than the buffers
+  operation_aborted = 995,      // ERROR_OPERATION_ABORTED: cancelled or closed
+  io_pending = 997,             // ERROR_IO_PENDING: started; the completion comes later
+  connection_refused = 1225,    // ERROR_CONNECTION_REFUSED
+  connection_aborted = 1236,    // ERROR_CONNECTION_ABORTED
+  operation_not_supported = 10045,  // WSAEOPNOTSUPP
 };
 
 }  // namespace psn
@@ -137,6 +145,32 @@ struct registration {
   }
 };
 
+// ---- overlapped operations (SPEC 9) ----------------------------------------
+
+// Which overlapped operation an io_operation carries.
+enum class io_kind : std::uint8_t { none, receive, send, accept, connect };
+
+// The state of one overlapped operation, owned by the caller: it must live,
+// untouched, from the call that starts the operation until its completion
+// is taken from the port (R9.5). Its head has the layout of OVERLAPPED, so a
+// completion's `overlapped` is the address of the io_operation.
+struct io_operation {
+  std::uintptr_t internal = 0;       // the status while and after it runs (an NTSTATUS)
+  std::uintptr_t internal_high = 0;  // the bytes transferred
+  std::uint32_t offset = 0;          // receive: the result flags
+  std::uint32_t offset_high = 0;
+  void* event = nullptr;  // unused by psn
+  io_kind kind = io_kind::none;
+  void* user = nullptr;  // free for the caller
+
+  bool done() const noexcept { return static_cast<std::uint32_t>(internal) != 0x103; }
+  std::uint32_t bytes() const noexcept { return static_cast<std::uint32_t>(internal_high); }
+};
+
+// A buffer of an operation, as the kernel takes it.
+using mutable_buffer = std::span<std::byte>;
+using const_buffer = std::span<const std::byte>;
+
 // One packet taken from a port (layout of OVERLAPPED_ENTRY). For a socket
 // notification, key is the registration's key, overlapped is null and the
 // events are in bytes; for a posted packet, all three are what was posted.
@@ -147,6 +181,10 @@ struct completion {
   std::uint32_t bytes = 0;
 
   psn::events events() const noexcept { return psn::events(static_cast<std::uint16_t>(bytes)); }
+  // For an overlapped operation's completion: the operation, and how it
+  // ended (an empty code for success).
+  io_operation* operation() const noexcept { return static_cast<io_operation*>(overlapped); }
+  std::error_code error() const noexcept;
 };
 
 // Which kernel interface a port uses.
@@ -180,6 +218,17 @@ PSN_CXX_API std::error_code process(handle h, std::span<registration> changes,
                                     std::span<completion> out, std::uint32_t timeout_ms,
                                     std::size_t* received) noexcept;
 PSN_CXX_API std::error_code close_socket(native_socket s) noexcept;
+PSN_CXX_API std::error_code associate(handle h, native_socket s, void* key) noexcept;
+PSN_CXX_API std::error_code start(native_socket s, io_kind k, const void* bufs, std::size_t n,
+                                  io_operation& op, std::size_t* bytes) noexcept;
+PSN_CXX_API std::error_code start_accept(native_socket listener, native_socket accepted,
+                                         mutable_buffer out, std::size_t receive,
+                                         io_operation& op, std::size_t* bytes) noexcept;
+PSN_CXX_API std::error_code start_connect(native_socket s, const void* addr, std::size_t len,
+                                          const_buffer data, io_operation& op,
+                                          std::size_t* bytes) noexcept;
+PSN_CXX_API std::error_code cancel(native_socket s, io_operation* op) noexcept;
+PSN_CXX_API std::error_code status_error(std::uintptr_t status) noexcept;
 PSN_CXX_API backend backend_of(handle h) noexcept;
 PSN_CXX_API port_stats stats(handle h) noexcept;
 
@@ -282,14 +331,64 @@ class port {
     return detail::post(h_.load(), bytes, key, overlapped);
   }
 
+  // R9.1: the socket's overlapped operations complete on this port with
+  // `key`. A socket is associated with one port, once.
+  std::error_code associate(native_socket s, void* key) noexcept {
+    return detail::associate(h_.load(), s, key);
+  }
+
  private:
   explicit port(detail::handle h) noexcept : h_(h) {}
   std::atomic<detail::handle> h_{0};
 };
 
-// Closes a socket and drops its registration, without a REMOVE notification.
+// Closes a socket and drops its registration, without a REMOVE notification;
+// its overlapped operations complete, cancelled (R9.6).
 inline std::error_code close_socket(native_socket s) noexcept {
   return detail::close_socket(s);
+}
+
+inline std::error_code completion::error() const noexcept {
+  return detail::status_error(internal);
+}
+
+// Overlapped operations on a socket associated with a port (SPEC 9). Each
+// returns an empty code when it completed at once (*bytes set; the
+// completion is still queued, R9.3), errc::io_pending when it is under way,
+// or the error it failed with at once (nothing queued). The buffers must
+// live until the completion is taken; the span of them need not.
+inline std::error_code receive(native_socket s, std::span<const mutable_buffer> buffers,
+                               io_operation& op, std::size_t* bytes = nullptr) noexcept {
+  op.kind = io_kind::receive;
+  return detail::start(s, io_kind::receive, buffers.data(), buffers.size(), op, bytes);
+}
+// Completes when every byte is queued to the kernel, never short (R9.4).
+inline std::error_code send(native_socket s, std::span<const const_buffer> buffers,
+                            io_operation& op, std::size_t* bytes = nullptr) noexcept {
+  op.kind = io_kind::send;
+  return detail::start(s, io_kind::send, buffers.data(), buffers.size(), op, bytes);
+}
+// Accepts a connection into `accepted` (a fresh socket of the listener's
+// family), receiving up to `receive` first bytes into the head of `out`; the
+// rest of `out` holds the two addresses, as AcceptEx lays them out (R9.7).
+inline std::error_code accept(native_socket listener, native_socket accepted,
+                              mutable_buffer out, std::size_t receive, io_operation& op,
+                              std::size_t* bytes = nullptr) noexcept {
+  op.kind = io_kind::accept;
+  return detail::start_accept(listener, accepted, out, receive, op, bytes);
+}
+// Connects a bound socket to the address (a sockaddr of `len` bytes), then
+// sends `data` (R9.7).
+inline std::error_code connect(native_socket s, const void* addr, std::size_t len,
+                               const_buffer data, io_operation& op,
+                               std::size_t* bytes = nullptr) noexcept {
+  op.kind = io_kind::connect;
+  return detail::start_connect(s, addr, len, data, op, bytes);
+}
+// R9.6: cancels `op`, or every operation of the socket with nullptr.
+// errc::not_found when there was nothing to cancel.
+inline std::error_code cancel(native_socket s, io_operation* op = nullptr) noexcept {
+  return detail::cancel(s, op);
 }
 
 }  // namespace psn

@@ -29,6 +29,13 @@ inline constexpr error_message kErrorMessages[] = {
     {WSAEWOULDBLOCK, "WSAEWOULDBLOCK", "operation would block"},
     {WSAENOTSOCK, "WSAENOTSOCK", "not a socket"},
     {WSAENOBUFS, "WSAENOBUFS", "no buffer space available"},
+    {64, "ERROR_NETNAME_DELETED", "the connection was reset"},
+    {234, "ERROR_MORE_DATA", "the message was longer than the buffers"},
+    {ERROR_OPERATION_ABORTED, "ERROR_OPERATION_ABORTED", "the operation was cancelled"},
+    {ERROR_IO_PENDING, "ERROR_IO_PENDING", "the operation is under way"},
+    {1225, "ERROR_CONNECTION_REFUSED", "the connection was refused"},
+    {1236, "ERROR_CONNECTION_ABORTED", "the connection was aborted"},
+    {10045, "WSAEOPNOTSUPP", "operation not supported"},
 };
 
 // The entry for code; nullptr for a code not in the table.

@@ -42,5 +42,14 @@ static_assert(static_cast<unsigned>(trigger::oneshot) == SOCK_NOTIFY_TRIGGER_ONE
               static_cast<unsigned>(trigger::persistent) == SOCK_NOTIFY_TRIGGER_PERSISTENT &&
               static_cast<unsigned>(trigger::level) == SOCK_NOTIFY_TRIGGER_LEVEL &&
               static_cast<unsigned>(trigger::edge) == SOCK_NOTIFY_TRIGGER_EDGE);
+// An io_operation starts with an OVERLAPPED (SPEC 9).
+static_assert(sizeof(io_operation) >= sizeof(OVERLAPPED));
+static_assert(offsetof(io_operation, internal) == offsetof(OVERLAPPED, Internal));
+static_assert(offsetof(io_operation, internal_high) == offsetof(OVERLAPPED, InternalHigh));
+static_assert(offsetof(io_operation, offset) == offsetof(OVERLAPPED, Offset));
+static_assert(offsetof(io_operation, offset_high) == offsetof(OVERLAPPED, OffsetHigh));
+static_assert(offsetof(io_operation, event) == offsetof(OVERLAPPED, hEvent));
+static_assert(static_cast<unsigned>(errc::io_pending) == ERROR_IO_PENDING &&
+              static_cast<unsigned>(errc::operation_aborted) == ERROR_OPERATION_ABORTED);
 
 }  // namespace psn

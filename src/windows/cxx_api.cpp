@@ -15,7 +15,10 @@
 #include <system_error>
 #include <type_traits>
 
+#include <mswsock.h>
+
 #include "../api/error_messages.hpp"
+#include "../api/io_buffers.hpp"
 #include "../api/layout_checks.hpp"
 
 // The DLL exports exactly the functions <psn/psn.hpp> declares (and
@@ -147,6 +150,100 @@ PSN_EXPORT std::error_code process(handle h, std::span<registration> changes,
 PSN_EXPORT std::error_code close_socket(native_socket s) noexcept {
   return closesocket(static_cast<SOCKET>(s)) == 0 ? std::error_code()
                                                   : make(static_cast<DWORD>(WSAGetLastError()));
+}
+
+PSN_EXPORT std::error_code associate(handle h, native_socket s, void* key) noexcept {
+  HANDLE got = CreateIoCompletionPort(reinterpret_cast<HANDLE>(s), to_handle(h),
+                                      reinterpret_cast<ULONG_PTR>(key), 0);
+  return got ? std::error_code() : make(GetLastError());
+}
+
+namespace {
+
+OVERLAPPED* as_overlapped(io_operation& op) noexcept {
+  return reinterpret_cast<OVERLAPPED*>(&op);
+}
+
+std::error_code winsock_result(bool done, DWORD n, std::size_t* bytes) noexcept {
+  if (!done) return make(static_cast<DWORD>(WSAGetLastError()));
+  if (bytes) *bytes = n;
+  return {};
+}
+
+// AcceptEx and ConnectEx through WSAIoctl, as Windows programs get them.
+template <class Fn>
+Fn extension(native_socket s, GUID id) noexcept {
+  Fn fn = nullptr;
+  DWORD got = 0;
+  WSAIoctl(static_cast<SOCKET>(s), SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &fn,
+           sizeof fn, &got, nullptr, nullptr);
+  return fn;
+}
+
+}  // namespace
+
+PSN_EXPORT std::error_code start(native_socket s, io_kind k, const void* bufs, std::size_t n,
+                                 io_operation& op, std::size_t* bytes) noexcept {
+  api::io_buffers<WSABUF> b;
+  const bool ok = k == io_kind::receive ? b.set(static_cast<const mutable_buffer*>(bufs), n)
+                                        : b.set(static_cast<const const_buffer*>(bufs), n);
+  if (!ok || n > UINT32_MAX) return make(WSAENOBUFS);
+  DWORD got = 0, flags = 0;
+  const int rc = k == io_kind::receive
+                     ? WSARecv(static_cast<SOCKET>(s), b.data(), static_cast<DWORD>(n), &got,
+                               &flags, as_overlapped(op), nullptr)
+                     : WSASend(static_cast<SOCKET>(s), b.data(), static_cast<DWORD>(n), &got, 0,
+                               as_overlapped(op), nullptr);
+  return winsock_result(rc == 0, got, bytes);
+}
+
+PSN_EXPORT std::error_code start_accept(native_socket listener, native_socket accepted,
+                                        mutable_buffer out, std::size_t receive,
+                                        io_operation& op, std::size_t* bytes) noexcept {
+  if (receive > out.size()) return make(WSAEINVAL);
+  const std::size_t slot = (out.size() - receive) / 2;
+  if (slot > UINT32_MAX || receive > UINT32_MAX) return make(WSAEINVAL);
+  GUID id = WSAID_ACCEPTEX;
+  auto fn = extension<LPFN_ACCEPTEX>(listener, id);
+  if (!fn) return make(static_cast<DWORD>(WSAGetLastError()));
+  DWORD got = 0;
+  const BOOL ok = fn(static_cast<SOCKET>(listener), static_cast<SOCKET>(accepted), out.data(),
+                     static_cast<DWORD>(receive), static_cast<DWORD>(slot),
+                     static_cast<DWORD>(slot), &got, as_overlapped(op));
+  return winsock_result(ok != FALSE, got, bytes);
+}
+
+PSN_EXPORT std::error_code start_connect(native_socket s, const void* addr, std::size_t len,
+                                         const_buffer data, io_operation& op,
+                                         std::size_t* bytes) noexcept {
+  if (len > INT32_MAX || data.size() > UINT32_MAX) return make(WSAEINVAL);
+  GUID id = WSAID_CONNECTEX;
+  auto fn = extension<LPFN_CONNECTEX>(s, id);
+  if (!fn) return make(static_cast<DWORD>(WSAGetLastError()));
+  DWORD got = 0;
+  const BOOL ok = fn(static_cast<SOCKET>(s), static_cast<const sockaddr*>(addr),
+                     static_cast<int>(len), const_cast<std::byte*>(data.data()),
+                     static_cast<DWORD>(data.size()), &got, as_overlapped(op));
+  return winsock_result(ok != FALSE, got, bytes);
+}
+
+PSN_EXPORT std::error_code cancel(native_socket s, io_operation* op) noexcept {
+  const BOOL ok = CancelIoEx(reinterpret_cast<HANDLE>(s), op ? as_overlapped(*op) : nullptr);
+  return ok ? std::error_code() : make(GetLastError());
+}
+
+// The system's own translation of an NTSTATUS to the Win32 code
+// GetQueuedCompletionStatus reports.
+PSN_EXPORT std::error_code status_error(std::uintptr_t status) noexcept {
+  if (status == 0) return {};
+  using fn_t = ULONG(WINAPI*)(LONG);
+  static const fn_t fn = []() noexcept -> fn_t {
+    HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+    if (nt == nullptr) return nullptr;
+    return reinterpret_cast<fn_t>(
+        reinterpret_cast<void (*)()>(GetProcAddress(nt, "RtlNtStatusToDosError")));
+  }();
+  return make(fn ? static_cast<DWORD>(fn(static_cast<LONG>(status))) : ERROR_MR_MID_NOT_FOUND);
 }
 
 // Windows has one kind of port: automatic stands for it.
