@@ -207,6 +207,7 @@ struct echo_conn {
   enum class want : std::uint8_t { in, out, close };
   int fd = -1;
   std::size_t off = 0, len = 0;  // unsent echo in buf[off, len)
+  std::uint64_t echoed = 0;      // bytes sent back so far
   want watching = want::in;
   char buf[64 * 1024];
 
@@ -217,6 +218,7 @@ struct echo_conn {
       ssize_t w = ::send(fd, buf + off, len - off, MSG_NOSIGNAL);
       if (w < 0) return errno == EAGAIN ? want::out : want::close;
       off += static_cast<std::size_t>(w);
+      echoed += static_cast<std::uint64_t>(w);
       if (off < len) return want::out;
       off = len = 0;
       return want::in;
@@ -229,6 +231,7 @@ struct echo_conn {
       if (errno != EAGAIN) return want::close;
       w = 0;
     }
+    echoed += static_cast<std::uint64_t>(w);
     if (w < n) {
       off = static_cast<std::size_t>(w);
       len = static_cast<std::size_t>(n);
@@ -242,6 +245,29 @@ struct echo_conn {
 // returns the new non-blocking descriptors through `out` (cleared first).
 void accept_all(int listen_fd, std::vector<int>& out);
 
+// ---- workload 6: overlapped echo (oecho) ---------------------------------------
+
+// The server side of N connected TCP connections, each to be echoed for
+// exactly `bytes_per_conn` bytes; the clients, identical for every
+// implementation, are in workloads/oecho.cpp. The factory takes the server
+// ends (non-blocking) and does everything that is not serving: the port or
+// epoll set, associations, registrations (not timed). on_thread() runs
+// first on the thread that will serve (a ring that must be created by its
+// only submitter), then run() serves until every connection has echoed its
+// bytes, leaving no operation under way (timed; its system calls counted).
+// The destructor closes the descriptors and frees everything.
+class oecho_server {
+ public:
+  virtual ~oecho_server() = default;
+  virtual void on_thread() {}
+  virtual void run() = 0;
+  virtual std::uint64_t echoed() const = 0;  // bytes sent back, over all connections
+};
+using oecho_factory = std::unique_ptr<oecho_server> (*)(const std::vector<int>& fds,
+                                                        std::uint64_t bytes_per_conn);
+// The server's buffer per connection, for every implementation.
+constexpr std::size_t kOechoBuffer = 64 * 1024;
+
 // ---- the implementations ----------------------------------------------------
 
 struct impl {
@@ -253,6 +279,8 @@ struct impl {
   echo_server echo = nullptr;             // workload 5
   const char* echo_note = nullptr;
   shared_ring_factory shared_ring = nullptr;  // oneshot4 (workload 2, several threads)
+  oecho_factory oecho = nullptr;              // workload 6
+  const char* oecho_note = nullptr;
 };
 
 // psn runs once per backend. Each psn implementation file keeps the backend
@@ -271,7 +299,14 @@ extern const impl psn_c_impl;
 extern const impl psn_cxx_impl;
 extern const impl psn_c_uring_impl;
 extern const impl psn_cxx_uring_impl;
+extern const impl psn_ovl_impl;  // overlapped WSARecv/WSASend (workload 6 only)
+extern const impl psn_ovl_uring_impl;
 extern const impl epoll_impl;
+#ifdef PSN_BENCH_HAVE_LIBURING
+extern const impl liburing_impl;  // raw liburing (workload 6 only)
+// Whether this kernel lets the process create an io_uring.
+bool liburing_available();
+#endif
 #ifdef PSN_BENCH_HAVE_LIBEVENT
 extern const impl libevent_impl;
 #endif

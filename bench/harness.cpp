@@ -337,6 +337,12 @@ std::vector<const impl*> all_impls() {
     v.push_back(&psn_c_uring_impl);
     v.push_back(&psn_cxx_uring_impl);
   }
+  v.push_back(&psn_ovl_impl);
+  if (uring) v.push_back(&psn_ovl_uring_impl);
+#ifdef PSN_BENCH_HAVE_LIBURING
+  static const bool raw_uring = liburing_available();
+  if (raw_uring) v.push_back(&liburing_impl);
+#endif
 #ifdef PSN_BENCH_HAVE_LIBEVENT
   v.push_back(&libevent_impl);
 #endif
@@ -365,6 +371,9 @@ std::vector<std::string> missing_peers() {
 #endif
 #ifndef PSN_BENCH_HAVE_ASIO
   v.push_back("Boost.Asio (Boost headers not found at build time)");
+#endif
+#ifndef PSN_BENCH_HAVE_LIBURING
+  v.push_back("liburing (psn was built without its io_uring backend)");
 #endif
   return v;
 }

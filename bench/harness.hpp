@@ -33,6 +33,13 @@ struct options {
   bool no_perf = false;          // count with the libraries' own counters only
   bool sizes_set = false, writes_set = false;
 
+  // oecho: ping-pong, oecho_trips round trips of a small message on each of
+  // oecho_conns connections; streaming, oecho_stream_bytes on each of
+  // oecho_stream_conns connections.
+  int oecho_conns = 64, oecho_stream_conns = 16;
+  std::uint64_t oecho_trips = 0, oecho_stream_bytes = 0;
+  bool oecho_trips_set = false;
+
   // --cost: instructions per event under callgrind, one child per implementation.
   bool cost = false;
 
@@ -160,6 +167,7 @@ void run_rearm(const options& o, results& out);
 void run_memory(const options& o, const std::vector<const impl*>& impls, results& out);
 void run_echo(const options& o, const std::vector<const impl*>& impls, results& out);
 void run_shared_ring(const options& o, const std::vector<const impl*>& impls, results& out);
+void run_oecho(const options& o, const std::vector<const impl*>& impls, results& out);
 
 // --cost: re-runs this program once per implementation and ring cell under
 // callgrind and reports user-space instructions per event.

@@ -8,6 +8,8 @@
 #   edge_udp            edge-triggered UDP receiver, drained to WSAEWOULDBLOCK
 #   mt_server_scenario  the documented multi-threaded server: worker threads on
 #                       one port, shared state under an SRWLOCK, exit packets
+#   iocp_echo_server    the classic overlapped echo server (AcceptEx, WSARecv,
+#                       WSASend on worker threads) and its ConnectEx client
 # C++20 on <psn/psn.hpp> (Linux programs):
 #   http_server         multi-threaded HTTP/1.1 keep-alive server
 #   resp_server         multi-threaded Redis-protocol (RESP2) server
@@ -17,7 +19,7 @@
 
 find_package(Threads REQUIRED)
 
-foreach(example poll_replacement edge_udp mt_server_scenario)
+foreach(example poll_replacement edge_udp mt_server_scenario iocp_echo_server)
   add_executable(${example} ${CMAKE_CURRENT_LIST_DIR}/${example}.c)
   set_target_properties(${example} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
                                               C_EXTENSIONS OFF)

@@ -332,6 +332,77 @@ void echo(int listen_fd, int connections) {
   ::close(ep);
 }
 
+// ---- workload 6 ---------------------------------------------------------------------
+
+// The echo of workload 5 on connections already accepted, each left alone
+// once it has echoed its bytes: every socket level-triggered for IN, or for
+// OUT while an echo waits for room.
+class epoll_oecho final : public oecho_server {
+ public:
+  epoll_oecho(const std::vector<int>& fds, std::uint64_t bytes) : target_(bytes) {
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    BENCH_CHECK(ep_ >= 0, "epoll_create1: %s", std::strerror(errno));
+    for (int fd : fds) {
+      conns_.push_back(std::make_unique<conn>());
+      conns_.back()->fd = fd;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = conns_.back().get();
+      BENCH_CHECK(::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl: %s",
+                  std::strerror(errno));
+    }
+  }
+  ~epoll_oecho() override {
+    for (const auto& c : conns_) ::close(c->fd);
+    ::close(ep_);
+  }
+
+  void run() override {
+    std::size_t done = 0;
+    epoll_event evs[kBatch];
+    while (done < conns_.size()) {
+      int n = ::epoll_wait(ep_, evs, kBatch, -1);
+      if (n < 0) {
+        BENCH_CHECK(errno == EINTR, "epoll_wait: %s", std::strerror(errno));
+        continue;
+      }
+      for (int k = 0; k < n; ++k) {
+        auto* c = static_cast<conn*>(evs[k].data.ptr);
+        echo_conn::want w = c->step();
+        BENCH_CHECK(w != echo_conn::want::close, "epoll oecho: a connection ended early");
+        if (c->echoed == target_ && w == echo_conn::want::in && !c->finished) {
+          c->finished = true;
+          ++done;
+        }
+        if (w == c->watching) continue;
+        epoll_event ev{};
+        ev.events = w == echo_conn::want::in ? EPOLLIN : EPOLLOUT;
+        ev.data.ptr = c;
+        BENCH_CHECK(::epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev) == 0, "epoll_ctl: %s",
+                    std::strerror(errno));
+        c->watching = w;
+      }
+    }
+  }
+  std::uint64_t echoed() const override {
+    std::uint64_t n = 0;
+    for (const auto& c : conns_) n += c->echoed;
+    return n;
+  }
+
+ private:
+  struct conn : echo_conn {
+    bool finished = false;
+  };
+  std::uint64_t target_;
+  int ep_ = -1;
+  std::vector<std::unique_ptr<conn>> conns_;
+};
+
+std::unique_ptr<oecho_server> make_oecho(const std::vector<int>& fds, std::uint64_t bytes) {
+  return std::make_unique<epoll_oecho>(fds, bytes);
+}
+
 }  // namespace
 
 const impl epoll_impl{
@@ -343,6 +414,8 @@ const impl epoll_impl{
     echo,
     nullptr,
     make_shared_ring,
+    make_oecho,
+    "recv/send, epoll_wait batches of 128, level-triggered",
 };
 
 }  // namespace bench

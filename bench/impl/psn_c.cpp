@@ -320,6 +320,83 @@ void echo(int listen_fd, int connections) {
   CloseHandle(port);
 }
 
+// ---- workload 6 ---------------------------------------------------------------------
+
+// The readiness echo of workload 5 on connections already accepted: every
+// socket registered level-triggered and persistent for IN, or for OUT while
+// an echo waits for room; the changes of a batch go with the next wait.
+class psn_c_oecho final : public oecho_server {
+ public:
+  psn_c_oecho(const std::vector<int>& fds, std::uint64_t bytes)
+      : port_(new_port(1)), target_(bytes) {
+    std::vector<SOCK_NOTIFY_REGISTRATION> regs;
+    for (int fd : fds) {
+      conns_.push_back(std::make_unique<conn>());
+      conns_.back()->fd = fd;
+      regs.push_back(watch(conns_.back().get(), SOCK_NOTIFY_REGISTER_EVENT_IN));
+    }
+    DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(regs.size()), regs.data(), 0,
+                                          0, nullptr, nullptr);
+    BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications (register): %u", rc);
+    for (const auto& e : regs)
+      BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration: %u", e.registrationResult);
+  }
+  ~psn_c_oecho() override {
+    for (const auto& c : conns_) closesocket(static_cast<SOCKET>(c->fd));
+    CloseHandle(port_);
+  }
+
+  void run() override {
+    std::vector<SOCK_NOTIFY_REGISTRATION> changes;
+    changes.reserve(kBatch);
+    OVERLAPPED_ENTRY got[kBatch];
+    std::size_t done = 0;
+    while (done < conns_.size()) {
+      UINT32 n = 0;
+      DWORD rc = ProcessSocketNotifications(port_, static_cast<UINT32>(changes.size()),
+                                            changes.empty() ? nullptr : changes.data(), INFINITE,
+                                            kBatch, got, &n);
+      BENCH_CHECK(rc == ERROR_SUCCESS, "ProcessSocketNotifications: %u", rc);
+      for (const auto& e : changes)
+        BENCH_CHECK(e.registrationResult == ERROR_SUCCESS, "registration: %u",
+                    e.registrationResult);
+      changes.clear();
+      for (UINT32 k = 0; k < n; ++k) {
+        auto* c = static_cast<conn*>(reinterpret_cast<echo_conn*>(got[k].lpCompletionKey));
+        echo_conn::want w = c->step();
+        BENCH_CHECK(w != echo_conn::want::close, "psn oecho: a connection ended early");
+        if (c->echoed == target_ && w == echo_conn::want::in && !c->finished) {
+          c->finished = true;
+          ++done;
+        }
+        if (w == c->watching) continue;
+        changes.push_back(watch(c, w == echo_conn::want::in ? SOCK_NOTIFY_REGISTER_EVENT_IN
+                                                            : SOCK_NOTIFY_REGISTER_EVENT_OUT));
+        c->watching = w;
+      }
+    }
+    // Changes of the last batch (a connection back to IN) are left unapplied:
+    // the port is closed next.
+  }
+  std::uint64_t echoed() const override {
+    std::uint64_t n = 0;
+    for (const auto& c : conns_) n += c->echoed;
+    return n;
+  }
+
+ private:
+  struct conn : echo_conn {
+    bool finished = false;
+  };
+  HANDLE port_;
+  std::uint64_t target_;
+  std::vector<std::unique_ptr<conn>> conns_;
+};
+
+std::unique_ptr<oecho_server> make_oecho(const std::vector<int>& fds, std::uint64_t bytes) {
+  return std::make_unique<psn_c_oecho>(fds, bytes);
+}
+
 template <psn_backend B>
 const impl on_backend{
     B == psn_backend::epoll ? "psn-c/epoll" : "psn-c/io_uring",
@@ -330,6 +407,9 @@ const impl on_backend{
     with_backend<B, &g_backend, echo>,
     nullptr,
     with_backend<B, &g_backend, make_shared_ring>,
+    with_backend<B, &g_backend, make_oecho>,
+    "readiness: ProcessSocketNotifications, level-triggered persistent, recv/send, batches "
+    "of 128",
 };
 
 }  // namespace

@@ -95,12 +95,12 @@ enum class errc : std::uint32_t {
   not_socket = 10038,        // WSAENOTSOCK
   no_buffers = 10055,        // WSAENOBUFS
   // Overlapped operations (SPEC 9).
-  netname_deleted = 64,         // ERROR_NETNAME_DELETED: the connection was reset
-  more_data = 234,              // ERROR_MORE_DATA: a datagram longer than the buffers
-  operation_aborted = 995,      // ERROR_OPERATION_ABORTED: cancelled or closed
-  io_pending = 997,             // ERROR_IO_PENDING: started; the completion comes later
-  connection_refused = 1225,    // ERROR_CONNECTION_REFUSED
-  connection_aborted = 1236,    // ERROR_CONNECTION_ABORTED
+  netname_deleted = 64,             // ERROR_NETNAME_DELETED: the connection was reset
+  more_data = 234,                  // ERROR_MORE_DATA: a datagram longer than the buffers
+  operation_aborted = 995,          // ERROR_OPERATION_ABORTED: cancelled or closed
+  io_pending = 997,                 // ERROR_IO_PENDING: started; the completion comes later
+  connection_refused = 1225,        // ERROR_CONNECTION_REFUSED
+  connection_aborted = 1236,        // ERROR_CONNECTION_ABORTED
   operation_not_supported = 10045,  // WSAEOPNOTSUPP
 };
 
@@ -222,8 +222,8 @@ PSN_CXX_API std::error_code associate(handle h, native_socket s, void* key) noex
 PSN_CXX_API std::error_code start(native_socket s, io_kind k, const void* bufs, std::size_t n,
                                   io_operation& op, std::size_t* bytes) noexcept;
 PSN_CXX_API std::error_code start_accept(native_socket listener, native_socket accepted,
-                                         mutable_buffer out, std::size_t receive,
-                                         io_operation& op, std::size_t* bytes) noexcept;
+                                         mutable_buffer out, std::size_t receive, io_operation& op,
+                                         std::size_t* bytes) noexcept;
 PSN_CXX_API std::error_code start_connect(native_socket s, const void* addr, std::size_t len,
                                           const_buffer data, io_operation& op,
                                           std::size_t* bytes) noexcept;
@@ -371,8 +371,8 @@ inline std::error_code send(native_socket s, std::span<const const_buffer> buffe
 // Accepts a connection into `accepted` (a fresh socket of the listener's
 // family), receiving up to `receive` first bytes into the head of `out`; the
 // rest of `out` holds the two addresses, as AcceptEx lays them out (R9.7).
-inline std::error_code accept(native_socket listener, native_socket accepted,
-                              mutable_buffer out, std::size_t receive, io_operation& op,
+inline std::error_code accept(native_socket listener, native_socket accepted, mutable_buffer out,
+                              std::size_t receive, io_operation& op,
                               std::size_t* bytes = nullptr) noexcept {
   op.kind = io_kind::accept;
   return detail::start_accept(listener, accepted, out, receive, op, bytes);
@@ -397,7 +397,9 @@ inline std::error_code cancel(native_socket s, io_operation* op = nullptr) noexc
 // PSN_VERSION is the version the program was built with).
 #include <psn/version.h>
 namespace psn {
-inline unsigned int version() noexcept { return ::psn_version(); }
+inline unsigned int version() noexcept {
+  return ::psn_version();
+}
 }  // namespace psn
 
 #endif  // PSN_PSN_HPP

@@ -114,8 +114,8 @@ std::error_code winsock_result(bool done, DWORD n, std::size_t* bytes) noexcept 
 
 }  // namespace
 
-std::error_code start(native_socket s, io_kind k, const void* bufs, std::size_t n,
-                      io_operation& op, std::size_t* bytes) noexcept {
+std::error_code start(native_socket s, io_kind k, const void* bufs, std::size_t n, io_operation& op,
+                      std::size_t* bytes) noexcept {
   api::io_buffers<wsabuf> b;
   const bool ok = k == io_kind::receive ? b.set(static_cast<const mutable_buffer*>(bufs), n)
                                         : b.set(static_cast<const const_buffer*>(bufs), n);
@@ -141,8 +141,8 @@ std::error_code start_accept(native_socket listener, native_socket accepted, mut
   return winsock_result(ok != FALSE, got, bytes);
 }
 
-std::error_code start_connect(native_socket s, const void* addr, std::size_t len,
-                              const_buffer data, io_operation& op, std::size_t* bytes) noexcept {
+std::error_code start_connect(native_socket s, const void* addr, std::size_t len, const_buffer data,
+                              io_operation& op, std::size_t* bytes) noexcept {
   if (len > INT32_MAX || data.size() > UINT32_MAX) return make(WSAEINVAL);
   DWORD got = 0;
   const BOOL ok = ConnectEx(s, addr, static_cast<int>(len), const_cast<std::byte*>(data.data()),

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -47,6 +48,24 @@ struct event {
   std::uint32_t events;
 };
 
+// A socket operation a backend with a ring runs in the kernel (SPEC R9.9):
+// the kernel works on the caller's buffers and reports the result as a
+// ring_completion carrying the same tag.
+struct ring_request {
+  enum class kind : std::uint8_t { recvmsg, sendmsg, accept, connect, cancel };
+  kind what = kind::recvmsg;
+  int fd = -1;
+  void* arg = nullptr;        // msghdr* (recvmsg, sendmsg); const sockaddr* (connect)
+  std::uint32_t addrlen = 0;  // connect
+  int flags = 0;              // MSG_* flags (recvmsg, sendmsg)
+  std::uint64_t tag = 0;      // non-zero; cancel: the tag of the request to cancel
+};
+
+struct ring_completion {
+  std::uint64_t tag;
+  int res;  // the system call's result: >= 0, or -errno
+};
+
 class backend {
  public:
   virtual ~backend() = default;
@@ -75,6 +94,28 @@ class backend {
   virtual void interrupt() noexcept = 0;
 
   virtual enum kind kind() const noexcept = 0;
+
+  // ---- the ring (io_uring only) ----
+  // Every ring_* member is called with the port's lock held, and never while
+  // a wait (or apply_and_wait) is under way: the ring's submission side has
+  // one user at a time.
+  virtual bool has_ring() const noexcept { return false; }
+  // Whether waits go through the ring (socket operations were pushed): then
+  // wait() too has one caller at a time, never beside a ring_* call.
+  virtual bool ring_in_use() const noexcept { return false; }
+  // Queues a request for the next kernel entry: the next wait submits it
+  // with its own, or ring_submit() does. False when the ring is full.
+  virtual bool ring_push(const ring_request&) noexcept { return false; }
+  // Requests queued and not submitted yet.
+  virtual unsigned ring_unsubmitted() const noexcept { return 0; }
+  // Submits the queued requests now (one kernel entry), without waiting.
+  virtual void ring_submit() noexcept {}
+  // Moves completions collected by waits and submits (and any the kernel
+  // has posted since, without entering it) into out; returns how many.
+  virtual std::size_t ring_take(std::span<ring_completion> out) noexcept {
+    (void)out;
+    return 0;
+  }
 
   // System calls made on this port's behalf (its share of the port's
   // counters): every epoll_ctl, epoll_wait, io_uring_enter and interrupt.

@@ -1,6 +1,7 @@
 #include "backend/uring_backend.hpp"
 
 #include <liburing.h>
+#include <poll.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -24,7 +25,16 @@ constexpr int kMaxEvents = 256;
 // an earlier call is recognised and ignored.
 constexpr std::uint64_t kTagWait = std::uint64_t{1} << 63;
 constexpr std::uint64_t kTagCancel = std::uint64_t{1} << 62;
-constexpr std::uint64_t kTagMask = kTagWait | kTagCancel;
+// Socket operations (SPEC R9.9): the operation's tag (a pointer) | kTagRing;
+// the multishot poll of the epoll set that wakes a ring wait for readiness;
+// cancellations of socket operations (their own results are not needed).
+constexpr std::uint64_t kTagRing = std::uint64_t{1} << 61;
+constexpr std::uint64_t kTagPoll = std::uint64_t{1} << 60;
+constexpr std::uint64_t kTagRingCancel = std::uint64_t{1} << 59;
+constexpr std::uint64_t kTagMask = kTagWait | kTagCancel | kTagRing | kTagPoll | kTagRingCancel;
+// Completions of socket operations held until the port takes them; more
+// stay in the kernel's completion queue meanwhile.
+constexpr std::size_t kMaxHeld = 1024;
 
 __kernel_timespec to_timespec(int ms) noexcept {
   __kernel_timespec ts{};
@@ -42,15 +52,21 @@ class uring_backend final : public epoll_backend {
   enum kind kind() const noexcept override { return backends::kind::io_uring; }
   bool fuses() const noexcept override { return true; }
 
+  int wait(std::span<event> out, int timeout_ms) noexcept override {
+    if (!ring_used_) return epoll_backend::wait(out, timeout_ms);
+    return ring_wait(out, timeout_ms);
+  }
+
   int apply_and_wait(std::span<change> changes, std::span<event> out,
                      int timeout_ms) noexcept override {
+    if (ring_used_) return ring_apply_and_wait(changes, out, timeout_ms);
     if (timeout_ms == 0 || changes.empty() || io_uring_sq_ready(&ring_) != 0)
       return epoll_backend::apply_and_wait(changes, out, timeout_ms);
     if (changes.size() > kMaxFused) {
       epoll_backend::apply(changes.first(changes.size() - kMaxFused));
       changes = changes.last(kMaxFused);
     }
-    gen_ = (gen_ + 1) & 0x3FFFFFFFu;
+    gen_ = (gen_ + 1) & 0x03FFFFFFu;  // below the tag bits
     const std::uint64_t gen = std::uint64_t{gen_} << 32;
 
     // The changes, in order. A successful change posts no completion
@@ -83,7 +99,159 @@ class uring_backend final : public epoll_backend {
     return n > 0 ? translate(wait_events_, n, out) : 0;
   }
 
+  // ---- the ring for socket operations ----
+  bool has_ring() const noexcept override { return true; }
+  bool ring_in_use() const noexcept override { return ring_used_; }
+
+  bool ring_push(const ring_request& r) noexcept override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return false;
+    switch (r.what) {
+      case ring_request::kind::recvmsg:
+        io_uring_prep_recvmsg(sqe, r.fd, static_cast<msghdr*>(r.arg),
+                              static_cast<unsigned>(r.flags));
+        break;
+      case ring_request::kind::sendmsg:
+        io_uring_prep_sendmsg(sqe, r.fd, static_cast<const msghdr*>(r.arg),
+                              static_cast<unsigned>(r.flags | MSG_NOSIGNAL));
+        break;
+      case ring_request::kind::accept:
+        io_uring_prep_accept(sqe, r.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        break;
+      case ring_request::kind::connect:
+        io_uring_prep_connect(sqe, r.fd, static_cast<const sockaddr*>(r.arg), r.addrlen);
+        break;
+      case ring_request::kind::cancel:
+        io_uring_prep_cancel64(sqe, r.tag | kTagRing, 0);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        sqe->user_data = kTagRingCancel;
+        ring_used_ = true;
+        return true;
+    }
+    sqe->user_data = r.tag | kTagRing;
+    ring_used_ = true;
+    return true;
+  }
+
+  unsigned ring_unsubmitted() const noexcept override {
+    return io_uring_sq_ready(const_cast<io_uring*>(&ring_));
+  }
+
+  void ring_submit() noexcept override {
+    if (io_uring_sq_ready(&ring_) == 0) return;
+    count_entries(1);
+    io_uring_submit(&ring_);
+    submit_leftovers();
+  }
+
+  std::size_t ring_take(std::span<ring_completion> out) noexcept override {
+    reap_ring();
+    std::size_t n = held_ < out.size() ? held_ : out.size();
+    for (std::size_t i = 0; i < n; ++i) out[i] = held_ring_[i];
+    for (std::size_t i = n; i < held_; ++i) held_ring_[i - n] = held_ring_[i];
+    held_ -= n;
+    return n;
+  }
+
  private:
+  // Sorts one completion of the ring's own kinds; false for any other.
+  bool sort_ring_cqe(const io_uring_cqe* cqe) noexcept {
+    const std::uint64_t ud = cqe->user_data;
+    if (ud & kTagRing) {
+      held_ring_[held_++] = ring_completion{ud & ~kTagRing, cqe->res};
+      return true;
+    }
+    if (ud == kTagPoll) {
+      epoll_ready_ = true;
+      if (!(cqe->flags & IORING_CQE_F_MORE)) poll_armed_ = false;  // ended: arm again
+      return true;
+    }
+    return ud == kTagRingCancel;
+  }
+
+  // Takes the socket operations' completions the kernel has posted, without
+  // entering it; stops while the holding area is full.
+  void reap_ring() noexcept {
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if ((cqe->user_data & kTagRing) && held_ == kMaxHeld) break;
+      ++seen;
+      sort_ring_cqe(cqe);  // anything else is left over from an earlier call
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  // The wait once the ring carries socket operations: one enter submits
+  // what is queued and sleeps until a completion arrives or the epoll set
+  // becomes readable (a multishot poll of it, which the interrupt eventfd
+  // in the set also triggers); then the set is read without waiting.
+  int ring_wait(std::span<event> out, int timeout_ms) noexcept {
+    if (!poll_armed_) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      if (sqe != nullptr) {
+        io_uring_prep_poll_multishot(sqe, epfd_, POLLIN);
+        sqe->user_data = kTagPoll;
+        poll_armed_ = true;
+      }
+    }
+    reap_ring();
+    if (held_ > 0 || epoll_ready_) timeout_ms = 0;
+    if (timeout_ms == 0) {
+      ring_submit();
+    } else {
+      __kernel_timespec ts = to_timespec(timeout_ms);
+      io_uring_cqe* cqe = nullptr;
+      count_entries(1);
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
+      submit_leftovers();
+    }
+    reap_ring();
+    if (!epoll_ready_) return 0;
+    const int max = out.size() < kMaxEvents ? static_cast<int>(out.size()) : kMaxEvents;
+    count_entries(1);
+    int n = ::epoll_wait(epfd_, wait_events_, max, 0);
+    if (n < max) epoll_ready_ = false;  // drained: the poll reports the next readiness
+    return n > 0 ? translate(wait_events_, n, out) : 0;
+  }
+
+  // R7.2 once the ring carries socket operations: the changes go in the same
+  // enter as the wait. A change that fails posts a completion, which ends
+  // the wait at once.
+  int ring_apply_and_wait(std::span<change> changes, std::span<event> out,
+                          int timeout_ms) noexcept {
+    if (changes.size() > kMaxFused || io_uring_sq_space_left(&ring_) < changes.size() + 2)
+      return epoll_backend::apply_and_wait(changes, out, timeout_ms);
+    gen_ = (gen_ + 1) & 0x03FFFFFFu;
+    const std::uint64_t gen = std::uint64_t{gen_} << 32;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      change& c = changes[i];
+      c.result = 0;
+      int op = ctl_op(c, &ctl_events_[i]);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_epoll_ctl(sqe, epfd_, c.fd, op, &ctl_events_[i]);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      sqe->user_data = gen | i;
+    }
+    const int n = ring_wait(out, timeout_ms);
+    // The changes were applied before the wait went to sleep; a failure's
+    // completion is already posted.
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if ((cqe->user_data & kTagRing) && held_ == kMaxHeld) break;
+      ++seen;
+      if (sort_ring_cqe(cqe)) continue;
+      const std::uint64_t ud = cqe->user_data;
+      if ((ud & kTagMask) == 0 && (ud & ~std::uint64_t{0xFFFFFFFF}) == gen) {
+        std::size_t i = ud & 0xFFFFFFFFu;
+        if (i < changes.size() && cqe->res < 0) changes[i].result = -cqe->res;
+      }
+    }
+    io_uring_cq_advance(&ring_, seen);
+    return n;
+  }
+
   // The kernel normally takes every entry at once; should an enter have
   // been refused before taking them all, submit the rest now, so no change
   // of this call can reach the kernel in a later one.
@@ -99,7 +267,9 @@ class uring_backend final : public epoll_backend {
     unsigned head, seen = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
+      if ((cqe->user_data & kTagRing) && held_ == kMaxHeld) break;
       ++seen;
+      if (sort_ring_cqe(cqe)) continue;
       const std::uint64_t ud = cqe->user_data;
       if ((ud & kTagMask) == kTagWait) {
         if ((ud & ~kTagMask) == gen) *wait_result = cqe->res > 0 ? cqe->res : 0;
@@ -138,6 +308,11 @@ class uring_backend final : public epoll_backend {
 
   io_uring ring_;
   std::uint32_t gen_ = 0;
+  bool ring_used_ = false;    // socket operations went through the ring: waits use it
+  bool poll_armed_ = false;   // the multishot poll of the epoll set is in the kernel
+  bool epoll_ready_ = false;  // that poll fired: the set has reports to read
+  std::size_t held_ = 0;
+  ring_completion held_ring_[kMaxHeld];
   // Read by the kernel during the enter that submits them.
   epoll_event ctl_events_[kMaxFused];
   epoll_event wait_events_[kMaxEvents];

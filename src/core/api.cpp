@@ -124,12 +124,17 @@ std::uint32_t close_socket(std::uintptr_t s) noexcept {
   auto& owners = socket_owners::instance();
   const socket_owners::port_id owner = owners.owner_of(fd);
   const socket_owners::port_id io_port = owners.dissociate(fd);
+  const socket_owners::port_id accept_port = owners.accept_port_of(fd);
   const auto ino = static_cast<std::uint64_t>(st.st_ino);
   if (owner != 0) {
     if (port_ref p(owner); p) p->drop_socket(fd, ino);
   }
   if (io_port != 0 && io_port != owner) {
     if (port_ref p(io_port); p) p->drop_socket(fd, ino);
+  }
+  // An AcceptEx of another port that would accept into this socket.
+  if (accept_port != 0 && accept_port != owner && accept_port != io_port) {
+    if (port_ref p(accept_port); p) p->drop_socket(fd, 0);
   }
   // close() releases the descriptor even when it reports EINTR; never retry.
   ::close(fd);
@@ -192,7 +197,19 @@ void start_io(std::uintptr_t s, const io_request& rq, io_result* res) noexcept {
     *res = io_result{WSAEINVAL, 0};
     return;
   }
+  if (rq.what == io_request::type::accept) {
+    // closesocket of the accept socket must reach this port (R9.6).
+    try {
+      socket_owners::instance().reserve(rq.accept_fd);
+    } catch (...) {
+      *res = io_result{WSAENOBUFS, 0};
+      return;
+    }
+    socket_owners::instance().set_accept_port(rq.accept_fd, a.port);
+  }
   p->io_start(fd, a.key, (a.modes & kSkipCompletionPortOnSuccess) != 0, rq, res);
+  if (rq.what == io_request::type::accept && res->err != ERROR_IO_PENDING)
+    socket_owners::instance().clear_accept_port(rq.accept_fd, a.port);
 }
 
 std::uint32_t cancel_io(std::uintptr_t s, const OVERLAPPED* ov) noexcept {

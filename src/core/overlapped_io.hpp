@@ -12,6 +12,15 @@
 // kernel watch set under one cookie, so an associated socket can also have
 // a SPEC 5 registration on the same port without the two watches meeting.
 //
+// On a backend with a ring (io_uring, R9.9) the operation at the head of a
+// direction's queue runs as a ring request instead: no attempt and no
+// readiness round trip, the kernel works on the caller's buffers, and the
+// request goes to the kernel with the next entry the port makes (a waiting
+// call's own, typically). Such an operation is always reported pending;
+// its completion comes from the ring. A stream send the kernel took in
+// part is requested again for the rest (R9.4). Cancelling one in the ring
+// asks the ring to cancel it; its completion says which won.
+//
 // Every member is called with the port's lock held.
 #pragma once
 
@@ -44,10 +53,10 @@ struct io_request {
   type what = type::recv;
   const iovec* bufs = nullptr;  // recv, send: copied, the array need not live on
   std::uint32_t nbufs = 0;
-  int msg_flags = 0;                // MSG_PEEK, MSG_OOB, MSG_DONTROUTE...
-  sockaddr* from = nullptr;         // WSARecvFrom: where the source goes
-  int* fromlen = nullptr;           //   its size, in and out
-  const sockaddr* to = nullptr;     // WSASendTo, ConnectEx: the peer (copied)
+  int msg_flags = 0;             // MSG_PEEK, MSG_OOB, MSG_DONTROUTE...
+  sockaddr* from = nullptr;      // WSARecvFrom: where the source goes
+  int* fromlen = nullptr;        //   its size, in and out
+  const sockaddr* to = nullptr;  // WSASendTo, ConnectEx: the peer (copied)
   socklen_t tolen = 0;
   std::uint32_t* flags_out = nullptr;  // WSARecv's lpFlags, set at completion
   int accept_fd = -1;                  // AcceptEx: the socket the caller created
@@ -104,6 +113,23 @@ class overlapped_io final : public packet_owner {
   void close_all() noexcept;
 
   bool has_sockets() const noexcept { return sockets_ > 0; }
+  void set_port(std::uintptr_t h) noexcept { port_ = h; }
+
+  // ---- the ring (R9.9) ----
+  bool uses_ring() const noexcept { return ring_; }
+  // Whether the ring's submission side is free (no thread inside a backend
+  // wait): the port says so before every call; while it is not, requests
+  // wait in deferred_ and the port interrupts the waiting thread.
+  void set_ring_free(bool free) noexcept { ring_free_ = free; }
+  // Takes the ring's completions and pushes deferred requests.
+  void reap() noexcept;
+  // A request was deferred since the last call: the port should interrupt
+  // its poller so it comes back and submits it.
+  bool take_kick() noexcept {
+    const bool k = kick_;
+    kick_ = false;
+    return k;
+  }
 
   // packet_owner: a completion leaves the queue, or the port closes.
   static void deliver_packet(packet_owner* self, packet* p, OVERLAPPED_ENTRY& e) noexcept;
@@ -126,6 +152,14 @@ class overlapped_io final : public packet_owner {
   step attempt_connect(int fd, io_op* op) noexcept;
   step attempt_disconnect(int fd, io_op* op) noexcept;
   void complete(io_op* op, std::uint32_t status, bool queue_it = true) noexcept;
+  // Ring mode.
+  void start_head(io_socket* s, intrusive_list<io_op>& q) noexcept;
+  void push(io_op* op) noexcept;
+  void push_cancel(io_op* op) noexcept;
+  void ring_done(io_op* op, int res) noexcept;
+  void finish(io_op* op, std::uint32_t status) noexcept;
+  int adopt_connection(io_op* op, int conn) noexcept;  // AcceptEx: 0 or an errno value
+  bool keep_for_ring(io_op* op) noexcept;
   io_op* new_op() noexcept;
   void recycle(io_op* op) noexcept;
   void forget(io_socket* s) noexcept;
@@ -133,9 +167,17 @@ class overlapped_io final : public packet_owner {
   backends::backend& backend_;
   completion_queue& queue_;
   int epfd_ = -1;
+  std::uintptr_t port_ = 0;  // this port's handle (socket_owners records)
+  bool prepared_ = false;    // a socket was associated: operations may start
   std::vector<io_socket*> by_fd_;
   std::size_t sockets_ = 0;
   io_op* free_ = nullptr;  // recycled operations: no allocation once warm
+  const bool ring_ = backend_.has_ring();
+  bool ring_free_ = true;
+  bool kick_ = false;
+  std::vector<io_op*> deferred_;  // ring requests waiting for the ring to be free
+  std::vector<io_op*> deferred_cancels_;
+  std::vector<io_op*> graveyard_;  // in the ring when the port closed: freed last
 };
 
 }  // namespace psn::core

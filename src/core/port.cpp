@@ -6,6 +6,7 @@
 
 #include "core/futex.hpp"
 #include "core/handle_table.hpp"
+#include "core/socket_owners.hpp"
 
 namespace psn::core {
 namespace {
@@ -51,6 +52,9 @@ port::port(std::unique_ptr<backends::backend> b, std::uint32_t concurrency) noex
 
 port::~port() {
   close();
+  // The ring goes first: overlapped operations it may still hold are freed
+  // by the engine's destructor, once the kernel is done with them.
+  backend_.reset();
 }
 
 // ---- the kernel ------------------------------------------------------------------
@@ -61,16 +65,27 @@ std::uint32_t port::look_locked(std::unique_lock<std::mutex>& lock, OVERLAPPED_E
                                 std::uint32_t cap) noexcept {
   quiesce_locked(lock);
   backends::event evs[128];
-  ++direct_looks_;  // no fused enter starts meanwhile (see dequeue)
   const std::uint64_t look = registrations_.start_look();
-  lock.unlock();
-  int k = backend_->wait(evs, 0);
-  lock.lock();
-  --direct_looks_;
+  int k = 0;
+  if (backend_->ring_in_use()) {
+    // The ring has one user at a time: a look that finds it busy leaves the
+    // kernel to the thread inside; a quick look keeps the lock.
+    if (ring_free()) k = backend_->wait(evs, 0);
+  } else {
+    ++direct_looks_;  // no fused enter starts meanwhile (see dequeue)
+    lock.unlock();
+    k = backend_->wait(evs, 0);
+    lock.lock();
+    --direct_looks_;
+  }
   // The lock was let go: other threads may have taken the last running
   // slots meanwhile (R3.8).
   if (!queue_.may_release()) cap = 0;
   drive_io(std::span<const backends::event>(evs, static_cast<std::size_t>(k)));
+  if (io_.uses_ring() && ring_free()) {
+    wake_list wl(backend_.get());
+    reap_ring(wl);
+  }
   return registrations_.on_reports(
       std::span<const backends::event>(evs, static_cast<std::size_t>(k)), look, inflight_, out,
       cap);
@@ -95,6 +110,16 @@ void port::flush_deferred_locked(std::unique_lock<std::mutex>& lock) noexcept {
   registrations_.flush_deferred();
 }
 
+void port::reap_ring(wake_list& wl) noexcept {
+  if (!io_.uses_ring()) return;
+  io_.set_ring_free(ring_free());
+  io_.reap();
+  if (io_.take_kick() && queue_.poller_active && !queue_.interrupt_pending) {
+    queue_.interrupt_pending = true;
+    wl.interrupt();
+  }
+}
+
 void port::drive_io(std::span<const backends::event> reports) noexcept {
   if (!io_.has_sockets() || queue_.closed) return;
   for (const backends::event& ev : reports) {
@@ -110,6 +135,9 @@ void port::drive_io(std::span<const backends::event> reports) noexcept {
 void port::stop_running() noexcept {
   wake_list wl(backend_.get());
   std::lock_guard<std::mutex> lock(mu_);
+  // A thread that leaves without waiting here again leaves no request of
+  // its own unsubmitted (R9.9).
+  if (io_.uses_ring() && ring_free() && !queue_.closed) backend_->ring_submit();
   queue_.stop_running();
   queue_.dispatch(wl);
   queue_.ensure_poller(wl);
@@ -149,6 +177,7 @@ std::uint32_t port::dequeue(OVERLAPPED_ENTRY* out, std::uint32_t cap, std::uint3
   std::unique_lock<std::mutex> lock(mu_);
   if (was_running_here) queue_.stop_running();
   if (queue_.closed) return ERROR_ABANDONED_WAIT_0;
+  if (io_.uses_ring() && ring_free()) reap_ring(wl);  // completions join the queue first
 
   // This call's held-back re-arms (R7.2) go to the kernel with its wait when
   // it is about to be the poller with nobody else on the port; otherwise now,
@@ -221,6 +250,10 @@ std::uint32_t port::wait_locked(std::unique_lock<std::mutex>& lock, wake_list& w
   w.cap = cap;
   queue_.add_waiter(&w);
   for (;;) {
+    if (w.st == waiter::status::waiting && io_.uses_ring() && ring_free() && !queue_.closed) {
+      reap_ring(wl);  // so deferred requests go with this thread's wait
+      queue_.dispatch(wl, &w);
+    }
     if (w.st != waiter::status::waiting) break;
     int ms = infinite ? -1 : remaining_ms(deadline);
     // Held-back re-arms of this call still go to the kernel when its time
@@ -236,7 +269,7 @@ std::uint32_t port::wait_locked(std::unique_lock<std::mutex>& lock, wake_list& w
       queue_.dispatch(wl, &w);
       continue;
     }
-    if (!queue_.poller_active && queue_.empty() && queue_.may_release()) {
+    if (!queue_.poller_active && queue_.empty() && queue_.may_release() && ring_waiters_ == 0) {
       // Become the poller: wait in the kernel on behalf of every waiter,
       // applying this call's held-back re-arms in the same kernel entry.
       bool fused = rearms_pending;
@@ -265,6 +298,7 @@ std::uint32_t port::wait_locked(std::unique_lock<std::mutex>& lock, wake_list& w
       }
       queue_.poller_active = false;
       queue_.interrupt_pending = false;
+      if (ring_waiters_ > 0) ring_idle_.notify_all();
       w.in_kernel = false;
       w.signal.store(0, std::memory_order_relaxed);
       looked = true;
@@ -347,10 +381,26 @@ void port::drop_socket(int fd, std::uint64_t ino) noexcept {
   wake_list wl(backend_.get());
   std::unique_lock<std::mutex> lock(mu_);
   quiesce_locked(lock);
+  // A request for fd may sit in the ring unsubmitted, to go in with the
+  // waiting thread's next enter: it must reach the kernel, with its
+  // cancellation, before the caller closes the number. So the poller is
+  // called back first.
+  while (backend_->ring_in_use() && queue_.poller_active && !queue_.closed) {
+    if (!queue_.interrupt_pending) {
+      queue_.interrupt_pending = true;
+      backend_->interrupt();
+    }
+    ++ring_waiters_;
+    ring_idle_.wait(lock);
+    --ring_waiters_;
+  }
   if (queue_.closed) return;
   registrations_.drop_socket(fd, ino);
+  io_.set_ring_free(ring_free());
   io_.drop_socket(fd);
-  queue_.dispatch(wl);  // the cancelled operations' completions (R9.6)
+  reap_ring(wl);
+  queue_.dispatch(wl);       // the cancelled operations' completions (R9.6)
+  queue_.ensure_poller(wl);  // a waiter held back from the kernel meanwhile
 }
 
 // ---- overlapped operations (SPEC 9) ------------------------------------------------
@@ -370,7 +420,18 @@ void port::io_start(int fd, std::uintptr_t key, bool skip_on_success, const io_r
     *res = io_result{WSAEINVAL, 0};
     return;
   }
+  io_.set_ring_free(ring_free());
   io_.start(fd, key, skip_on_success, rq, res);
+  if (io_.uses_ring()) {
+    // The request goes with the calling thread's next wait if it took its
+    // work from this port (it comes back to wait); else now.
+    if (ring_free() && backend_->ring_unsubmitted() > 0 && t_running_on.handle != self_)
+      backend_->ring_submit();
+    if (io_.take_kick() && queue_.poller_active && !queue_.interrupt_pending) {
+      queue_.interrupt_pending = true;
+      wl.interrupt();
+    }
+  }
   queue_.dispatch(wl);  // R9.3: a completion at once wakes a waiter as a post does
 }
 
@@ -378,7 +439,9 @@ std::uint32_t port::io_cancel(int fd, const OVERLAPPED* ov) noexcept {
   wake_list wl(backend_.get());
   std::lock_guard<std::mutex> lock(mu_);
   if (queue_.closed) return ERROR_NOT_FOUND;
+  io_.set_ring_free(ring_free());
   std::uint32_t rc = io_.cancel(fd, ov);
+  reap_ring(wl);
   queue_.dispatch(wl);
   return rc;
 }
@@ -387,7 +450,12 @@ void port::io_poll() noexcept {
   wake_list wl(backend_.get());
   std::lock_guard<std::mutex> lock(mu_);
   if (queue_.closed || !io_.has_sockets()) return;
-  io_.drive();
+  if (io_.uses_ring()) {
+    if (ring_free()) backend_->ring_submit();
+    reap_ring(wl);
+  } else {
+    io_.drive();
+  }
   queue_.dispatch(wl);
 }
 
@@ -398,10 +466,11 @@ void port::close() noexcept {
   queue_.closed = true;
   // A fused enter under way settles its own re-arms when it returns.
   if (!inflight_) registrations_.forget_deferred();
-  queue_.abandon_all(wl);     // R3.9: every waiter returns at once
-  queue_.discard_all();       // queued packets are discarded
-  registrations_.drop_all();  // and every socket may join another port
-  io_.close_all();            // operations under way end unreported
+  queue_.abandon_all(wl);                        // R3.9: every waiter returns at once
+  queue_.discard_all();                          // queued packets are discarded
+  registrations_.drop_all();                     // and every socket may join another port
+  io_.close_all();                               // operations under way end unreported
+  socket_owners::instance().forget_port(self_);  // the sockets may join another port
 }
 
 port_counters port::stats() noexcept {

@@ -39,6 +39,7 @@ class port final : public object {
   void set_handle(handle h) noexcept {
     self_ = h;
     registrations_.set_port(h);
+    io_.set_port(h);
   }
   handle self() const noexcept { return self_; }
   backends::kind backend_kind() const noexcept { return backend_->kind(); }
@@ -90,6 +91,13 @@ class port final : public object {
   void flush_deferred_locked(std::unique_lock<std::mutex>& lock) noexcept;
   // Runs overlapped operations if the kernel reported their set.
   void drive_io(std::span<const backends::event> reports) noexcept;
+  // The ring's submission side is free: no thread is inside a backend call.
+  bool ring_free() const noexcept {
+    return !queue_.poller_active && direct_looks_ == 0 && !inflight_;
+  }
+  // Ring mode: takes the ring's completions and sends deferred requests
+  // when the ring is free; asks the poller to come back when it is not.
+  void reap_ring(wake_list& wl) noexcept;
 
   std::mutex mu_;
   std::unique_ptr<backends::backend> backend_;
@@ -102,6 +110,9 @@ class port final : public object {
   // not have reached the epoll set, so nobody else touches the set.
   bool inflight_ = false;
   std::condition_variable inflight_done_;
+  // Threads waiting for the poller to leave the ring (closesocket, R9.6).
+  unsigned ring_waiters_ = 0;
+  std::condition_variable ring_idle_;
   unsigned direct_looks_ = 0;  // non-blocking looks in the kernel, lock let go
 };
 

@@ -51,7 +51,8 @@ socket_owners::associate_result socket_owners::associate(int fd, std::uint64_t i
   std::lock_guard<std::mutex> lock(mu_);
   *stale_port = 0;
   entry& e = by_fd_[static_cast<std::size_t>(fd)];
-  if (e.owner != 0 && e.owner != port && e.ino == ino) return associate_result::registered_elsewhere;
+  if (e.owner != 0 && e.owner != port && e.ino == ino)
+    return associate_result::registered_elsewhere;
   associate_result r = associate_result::associated;
   if (e.io.port != 0) {
     if (e.io_ino == ino) return associate_result::already_associated;
@@ -97,6 +98,35 @@ void socket_owners::rebind(int fd, std::uint64_t ino) noexcept {
   if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return;
   entry& e = by_fd_[static_cast<std::size_t>(fd)];
   if (e.io.port != 0) e.io_ino = ino;
+}
+
+void socket_owners::set_accept_port(int fd, port_id port) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  by_fd_[static_cast<std::size_t>(fd)].accept_port = port;
+}
+
+void socket_owners::clear_accept_port(int fd, port_id port) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return;
+  entry& e = by_fd_[static_cast<std::size_t>(fd)];
+  if (e.accept_port == port) e.accept_port = 0;
+}
+
+socket_owners::port_id socket_owners::accept_port_of(int fd) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size()) return 0;
+  return by_fd_[static_cast<std::size_t>(fd)].accept_port;
+}
+
+void socket_owners::forget_port(port_id port) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (entry& e : by_fd_) {
+    if (e.io.port == port) {
+      e.io = association{};
+      e.io_ino = 0;
+    }
+    if (e.accept_port == port) e.accept_port = 0;
+  }
 }
 
 }  // namespace psn::core

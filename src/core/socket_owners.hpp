@@ -65,6 +65,14 @@ class socket_owners {
   port_id dissociate(int fd) noexcept;
   // AcceptEx put a new socket under fd's number: its records follow it.
   void rebind(int fd, std::uint64_t ino) noexcept;
+  // An AcceptEx of `port` will put its connection under fd's number (or is
+  // receiving its first bytes there): closesocket(fd) must tell that port.
+  // Needs reserve(fd) first.
+  void set_accept_port(int fd, port_id port) noexcept;
+  void clear_accept_port(int fd, port_id port) noexcept;
+  port_id accept_port_of(int fd) noexcept;
+  // R3.9: the port closed; its associations end.
+  void forget_port(port_id port) noexcept;
 
  private:
   struct entry {
@@ -72,6 +80,7 @@ class socket_owners {
     std::uint64_t ino = 0;
     association io;
     std::uint64_t io_ino = 0;
+    port_id accept_port = 0;
   };
   std::mutex mu_;
   std::vector<entry> by_fd_;

@@ -86,6 +86,15 @@ class iov_array {
   std::uint32_t n_ = 0;
 };
 
+bool is_socket_fd(int fd) noexcept;
+
+// Starts an operation; an unassociated descriptor that is no socket at all
+// is WSAENOTSOCK (checked only then, off the common path).
+void start(SOCKET s, const io_request& rq, io_result* r) noexcept {
+  psn::core::start_io(s, rq, r);
+  if (r->err == WSAEINVAL && !is_socket_fd(fd_of(s))) r->err = WSAENOTSOCK;
+}
+
 // The result of a started operation as Winsock returns it (R9.3).
 int finish(const io_result& r, DWORD* bytes) noexcept {
   if (r.err == 0) {
@@ -134,9 +143,8 @@ int stored_length(const sockaddr* sa, DWORD slot) noexcept {
       return sizeof(sockaddr_in6);
     case AF_UNIX: {
       const char* path = reinterpret_cast<const char*>(sa) + offsetof(sockaddr_un, sun_path);
-      const std::size_t room = slot > offsetof(sockaddr_un, sun_path)
-                                   ? slot - offsetof(sockaddr_un, sun_path)
-                                   : 0;
+      const std::size_t room =
+          slot > offsetof(sockaddr_un, sun_path) ? slot - offsetof(sockaddr_un, sun_path) : 0;
       return static_cast<int>(offsetof(sockaddr_un, sun_path) + strnlen(path, room));
     }
     default:
@@ -144,9 +152,11 @@ int stored_length(const sockaddr* sa, DWORD slot) noexcept {
   }
 }
 
-// Common checks of an overlapped call on s. Returns 0 or the error.
+// Common checks of an overlapped call on s. Returns 0 or the error. No
+// system call: an operation needs an association, which only a socket can
+// have, and a number reused since by something else fails in the kernel.
 DWORD check_overlapped(int fd, const OVERLAPPED* ov, const void* routine) noexcept {
-  if (!is_socket_fd(fd)) return WSAENOTSOCK;
+  if (fd < 0) return WSAENOTSOCK;
   if (routine != nullptr) return WSAEOPNOTSUPP;  // completion routines need APCs (SPEC 10)
   if (ov == nullptr) return WSAEFAULT;
   return 0;
@@ -210,7 +220,7 @@ int recv_common(SOCKET s, ws_buf* bufs, DWORD n, DWORD* bytes, DWORD* flags, soc
   rq.flags_out = flags;
   rq.ov = ov;
   io_result r;
-  psn::core::start_io(s, rq, &r);
+  start(s, rq, &r);
   return finish(r, bytes);
 }
 
@@ -219,10 +229,10 @@ int send_common(SOCKET s, ws_buf* bufs, DWORD n, DWORD* bytes, DWORD flags, cons
   const int fd = fd_of(s);
   if (ov == nullptr && routine == nullptr && bufs != nullptr && n == 1) {
     if (bufs[0].len > static_cast<std::uint32_t>(INT_MAX)) return fail(WSAEFAULT);
-    int sent = to ? psn_ws_sendto(s, bufs[0].buf, static_cast<int>(bufs[0].len),
-                                  static_cast<int>(flags), to, tolen)
-                  : psn_ws_send(s, bufs[0].buf, static_cast<int>(bufs[0].len),
-                                static_cast<int>(flags));
+    int sent =
+        to ? psn_ws_sendto(s, bufs[0].buf, static_cast<int>(bufs[0].len), static_cast<int>(flags),
+                           to, tolen)
+           : psn_ws_send(s, bufs[0].buf, static_cast<int>(bufs[0].len), static_cast<int>(flags));
     if (sent < 0) return SOCKET_ERROR;
     if (bytes) *bytes = static_cast<DWORD>(sent);
     return 0;
@@ -263,7 +273,7 @@ int send_common(SOCKET s, ws_buf* bufs, DWORD n, DWORD* bytes, DWORD flags, cons
   rq.tolen = to ? static_cast<socklen_t>(tolen) : 0;
   rq.ov = ov;
   io_result r;
-  psn::core::start_io(s, rq, &r);
+  start(s, rq, &r);
   return finish(r, bytes);
 }
 
@@ -289,23 +299,22 @@ bool settled(SOCKET s, OVERLAPPED* ov, BOOL wait) noexcept {
 
 extern "C" {
 
-PSN_API BOOL AcceptEx(SOCKET listener, SOCKET accepted, void* buf, DWORD recv_len,
-                      DWORD local_len, DWORD remote_len, DWORD* bytes, OVERLAPPED* ov);
+PSN_API BOOL AcceptEx(SOCKET listener, SOCKET accepted, void* buf, DWORD recv_len, DWORD local_len,
+                      DWORD remote_len, DWORD* bytes, OVERLAPPED* ov);
 PSN_API void GetAcceptExSockaddrs(void* buf, DWORD recv_len, DWORD local_len, DWORD remote_len,
                                   sockaddr** local, int* local_size, sockaddr** remote,
                                   int* remote_size);
-PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_buf,
-                       DWORD send_len, DWORD* bytes, OVERLAPPED* ov);
+PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_buf, DWORD send_len,
+                       DWORD* bytes, OVERLAPPED* ov);
 PSN_API BOOL DisconnectEx(SOCKET s, OVERLAPPED* ov, DWORD flags, DWORD reserved);
 
 PSN_API int WSARecv(SOCKET s, void* bufs, DWORD n, DWORD* bytes, DWORD* flags, OVERLAPPED* ov,
                     void* routine) {
-  return recv_common(s, static_cast<ws_buf*>(bufs), n, bytes, flags, nullptr, nullptr, ov,
-                     routine);
+  return recv_common(s, static_cast<ws_buf*>(bufs), n, bytes, flags, nullptr, nullptr, ov, routine);
 }
 
-PSN_API int WSARecvFrom(SOCKET s, void* bufs, DWORD n, DWORD* bytes, DWORD* flags,
-                        sockaddr* from, int* fromlen, OVERLAPPED* ov, void* routine) {
+PSN_API int WSARecvFrom(SOCKET s, void* bufs, DWORD n, DWORD* bytes, DWORD* flags, sockaddr* from,
+                        int* fromlen, OVERLAPPED* ov, void* routine) {
   return recv_common(s, static_cast<ws_buf*>(bufs), n, bytes, flags, from, fromlen, ov, routine);
 }
 
@@ -319,8 +328,8 @@ PSN_API int WSASendTo(SOCKET s, void* bufs, DWORD n, DWORD* bytes, DWORD flags, 
   return send_common(s, static_cast<ws_buf*>(bufs), n, bytes, flags, to, tolen, ov, routine);
 }
 
-PSN_API BOOL AcceptEx(SOCKET listener, SOCKET accepted, void* buf, DWORD recv_len,
-                      DWORD local_len, DWORD remote_len, DWORD* bytes, OVERLAPPED* ov) {
+PSN_API BOOL AcceptEx(SOCKET listener, SOCKET accepted, void* buf, DWORD recv_len, DWORD local_len,
+                      DWORD remote_len, DWORD* bytes, OVERLAPPED* ov) {
   const int lfd = fd_of(listener), afd = fd_of(accepted);
   if (!is_socket_fd(lfd) || !is_socket_fd(afd)) return fail(WSAENOTSOCK), FALSE;
   if (ov == nullptr || buf == nullptr) return fail(WSAEFAULT), FALSE;
@@ -344,7 +353,7 @@ PSN_API BOOL AcceptEx(SOCKET listener, SOCKET accepted, void* buf, DWORD recv_le
   rq.accept_remote = remote_len;
   rq.ov = ov;
   io_result r;
-  psn::core::start_io(listener, rq, &r);
+  start(listener, rq, &r);
   return finish_bool(r, bytes);
 }
 
@@ -360,8 +369,8 @@ PSN_API void GetAcceptExSockaddrs(void* buf, DWORD recv_len, DWORD local_len, DW
   if (remote_size) *remote_size = stored_length(rsa, remote_len);
 }
 
-PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_buf,
-                       DWORD send_len, DWORD* bytes, OVERLAPPED* ov) {
+PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_buf, DWORD send_len,
+                       DWORD* bytes, OVERLAPPED* ov) {
   const int fd = fd_of(s);
   if (!is_socket_fd(fd)) return fail(WSAENOTSOCK), FALSE;
   if (ov == nullptr || name == nullptr || namelen < static_cast<int>(sizeof(sa_family_t)) ||
@@ -389,7 +398,7 @@ PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_b
   rq.nbufs = send_len ? 1 : 0;
   rq.ov = ov;
   io_result r;
-  psn::core::start_io(s, rq, &r);
+  start(s, rq, &r);
   return finish_bool(r, bytes);
 }
 
@@ -411,7 +420,7 @@ PSN_API BOOL DisconnectEx(SOCKET s, OVERLAPPED* ov, DWORD flags, DWORD reserved)
   rq.msg_flags = static_cast<int>(flags);
   rq.ov = ov;
   io_result r;
-  psn::core::start_io(s, rq, &r);
+  start(s, rq, &r);
   return finish_bool(r, nullptr);
 }
 

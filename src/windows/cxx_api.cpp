@@ -6,6 +6,7 @@
 // the library then loads on Windows older than build 20348, where posting
 // and waiting (PostQueuedCompletionStatus, GetQueuedCompletionStatusEx) work
 // and only a call that carries registrations fails, with not_supported.
+#include <mswsock.h>
 #include <psn/psn.h>
 
 #include <cstddef>
@@ -14,8 +15,6 @@
 #include <string>
 #include <system_error>
 #include <type_traits>
-
-#include <mswsock.h>
 
 #include "../api/error_messages.hpp"
 #include "../api/io_buffers.hpp"
@@ -198,8 +197,8 @@ PSN_EXPORT std::error_code start(native_socket s, io_kind k, const void* bufs, s
 }
 
 PSN_EXPORT std::error_code start_accept(native_socket listener, native_socket accepted,
-                                        mutable_buffer out, std::size_t receive,
-                                        io_operation& op, std::size_t* bytes) noexcept {
+                                        mutable_buffer out, std::size_t receive, io_operation& op,
+                                        std::size_t* bytes) noexcept {
   if (receive > out.size()) return make(WSAEINVAL);
   const std::size_t slot = (out.size() - receive) / 2;
   if (slot > UINT32_MAX || receive > UINT32_MAX) return make(WSAEINVAL);

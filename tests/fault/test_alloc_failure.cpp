@@ -526,7 +526,8 @@ TEST_P(AllocSweep, CreateIoCompletionPortAssociation) {
     ASSERT_GE(a, 0);
     inject::scope sc(n, persist);
     SetLastError(0);
-    HANDLE got = CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), h, 5, 0);
+    HANDLE got =
+        CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), h, 5, 0);
     const DWORD err = GetLastError();
     sc.disarm();
     const bool done = sc.failures() == 0;
@@ -575,7 +576,8 @@ TEST_P(AllocSweep, WSARecvPending) {
   for (; n < kMaxSweep; ++n) {
     HANDLE h = new_port();
     auto [a, b] = unix_pair();
-    ASSERT_EQ(CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), h, 5, 0), h);
+    ASSERT_EQ(CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(a)), h, 5, 0),
+              h);
     char buf[4];
     fault_wsabuf w{sizeof buf, buf};
     DWORD flags = 0;

@@ -453,7 +453,7 @@ typedef struct _WSAPROTOCOL_INFOW {
 /* Spelled out: Windows computes them with a 4-byte u_long. */
 #define FIONBIO 0x8004667EL
 #define FIONREAD 0x4004667FL
-/* Not supported yet (overlapped I/O comes later): fails with WSAEOPNOTSUPP. */
+/* WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_DISCONNECTEX, WSAID_GETACCEPTEXSOCKADDRS (SPEC 9). */
 #define SIO_GET_EXTENSION_FUNCTION_POINTER _WSAIORW(IOC_WS2, 6)
 
 /* ---- WSASocket flags ------------------------------------------------------- */
@@ -559,7 +559,7 @@ PSN_API SOCKET WSAAPI WSASocketA(int af, int type, int protocol, LPWSAPROTOCOL_I
                                  GROUP g, DWORD dwFlags);
 PSN_API SOCKET WSAAPI WSASocketW(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo,
                                  GROUP g, DWORD dwFlags);
-/* FIONBIO and FIONREAD. */
+/* FIONBIO, FIONREAD and SIO_GET_EXTENSION_FUNCTION_POINTER. */
 PSN_API int WSAAPI WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer,
                             LPVOID lpvOutBuffer, DWORD cbOutBuffer, LPDWORD lpcbBytesReturned,
                             LPWSAOVERLAPPED lpOverlapped,
