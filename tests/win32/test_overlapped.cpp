@@ -974,7 +974,23 @@ TEST(Overlapped, R9_8_ManyThreadsMixCompletionsNotificationsAndPosts) {
     int rc = WSARecv(pairs[i].server, &conns[i].w, 1, nullptr, &flags, &conns[i].ov, nullptr);
     ASSERT_TRUE(rc == 0 || WSAGetLastError() == WSA_IO_PENDING);
   }
-  std::atomic<int> received{0}, posted_seen{0}, errors{0};
+  // Socket notifications on the same port: level one-shot IN, re-armed by
+  // the thread that read the bytes.
+  constexpr int kNotes = 4;
+  std::vector<Pair> notes;
+  for (int j = 0; j < kNotes; ++j) notes.push_back(tcp_pair());
+  auto arm = [&](int j) {
+    SOCK_NOTIFY_REGISTRATION r{};
+    r.socket = notes[j].server;
+    r.completionKey = reinterpret_cast<PVOID>(static_cast<uintptr_t>(200 + j));
+    r.eventFilter = SOCK_NOTIFY_REGISTER_EVENT_IN;
+    r.operation = SOCK_NOTIFY_OP_ENABLE;
+    r.triggerFlags = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_ONESHOT;
+    return ProcessSocketNotifications(port, 1, &r, 0, 0, nullptr, nullptr) == ERROR_SUCCESS &&
+           r.registrationResult == ERROR_SUCCESS;
+  };
+  for (int j = 0; j < kNotes; ++j) ASSERT_TRUE(arm(j));
+  std::atomic<int> received{0}, posted_seen{0}, errors{0}, noted{0};
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t) {
     ts.emplace_back([&] {
@@ -989,6 +1005,17 @@ TEST(Overlapped, R9_8_ManyThreadsMixCompletionsNotificationsAndPosts) {
         if (k == 0xDEAD) return;  // stop
         if (k == 0xBEEF) {
           ++posted_seen;
+          continue;
+        }
+        if (k >= 200 && k < 200 + kNotes) {  // a notification: read, then re-arm
+          const int j = static_cast<int>(k - 200);
+          if (o != nullptr || !(b & SOCK_NOTIFY_EVENT_IN)) ++errors;
+          char buf[256];
+          u_long nb = 1;
+          ioctlsocket(notes[j].server, FIONBIO, &nb);
+          int n;
+          while ((n = recv(notes[j].server, buf, sizeof buf, 0)) > 0) noted += n;
+          if (!arm(j)) ++errors;
           continue;
         }
         const int i = static_cast<int>(k - 100);
@@ -1007,17 +1034,20 @@ TEST(Overlapped, R9_8_ManyThreadsMixCompletionsNotificationsAndPosts) {
   }
   for (int m = 0; m < kMsgs; ++m) {
     for (int i = 0; i < kPairs; ++i) ASSERT_EQ(send(pairs[i].client, "m", 1, 0), 1);
+    for (int j = 0; j < kNotes; ++j) ASSERT_EQ(send(notes[j].client, "n", 1, 0), 1);
     if (m % 20 == 0) {
       ASSERT_TRUE(PostQueuedCompletionStatus(port, 0, 0xBEEF, nullptr));
     }
     if (m % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  for (int i = 0; i < 200 && received.load() < kPairs * kMsgs; ++i)
+  for (int i = 0; i < 200 && (received.load() < kPairs * kMsgs || noted.load() < kNotes * kMsgs);
+       ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   for (int t = 0; t < kThreads; ++t) PostQueuedCompletionStatus(port, 0, 0xDEAD, nullptr);
   for (auto& t : ts) t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(received.load(), kPairs * kMsgs) << "every byte completed exactly once";
+  EXPECT_EQ(noted.load(), kNotes * kMsgs) << "every notified byte read once";
   EXPECT_EQ(posted_seen.load(), kMsgs / 20);
 }
 
