@@ -211,7 +211,9 @@ class uring_backend final : public epoll_backend {
     const int max = out.size() < kMaxEvents ? static_cast<int>(out.size()) : kMaxEvents;
     count_entries(1);
     int n = ::epoll_wait(epfd_, wait_events_, max, 0);
-    if (n < max) epoll_ready_ = false;  // drained: the poll reports the next readiness
+    // Only an empty set is drained: a level-triggered watch just reported is
+    // still ready, and the poll reports wake-ups, not readiness that stays.
+    if (n <= 0) epoll_ready_ = false;
     return n > 0 ? translate(wait_events_, n, out) : 0;
   }
 

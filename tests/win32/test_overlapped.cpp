@@ -929,6 +929,42 @@ TEST(Overlapped, R9_8_CompletionsPostedPacketsAndNotificationsShareTheFifo) {
   EXPECT_TRUE(saw_note && saw_cancel);
 }
 
+// Regression (found by the fuzzer): once a port's waits go through the ring,
+// a level-triggered registration whose condition stays true is still
+// reported at every look (R5.7), not only when the socket changes.
+TEST(Overlapped, R9_8_LevelNotificationsKeepComingBesideOperations) {
+  Port port;
+  Pair p = tcp_pair();
+  associate(p.server, port, 75);
+  char buf[4];
+  WSABUF w{4, buf};
+  DWORD flags = 0;
+  OVERLAPPED ov{};
+  int rc = WSARecv(p.server, &w, 1, nullptr, &flags, &ov, nullptr);
+  ASSERT_TRUE(rc == 0 || WSAGetLastError() == WSA_IO_PENDING);
+  SOCKADDR_IN a;
+  Sock u = bound4(SOCK_DGRAM, &a);  // always writable
+  SOCK_NOTIFY_REGISTRATION r{};
+  r.socket = u;
+  r.completionKey = reinterpret_cast<PVOID>(76);
+  r.eventFilter = SOCK_NOTIFY_REGISTER_EVENT_OUT;
+  r.operation = SOCK_NOTIFY_OP_ENABLE;
+  r.triggerFlags = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT;
+  ASSERT_EQ(ProcessSocketNotifications(port, 1, &r, 0, 0, nullptr, nullptr),
+            static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(r.registrationResult, static_cast<DWORD>(ERROR_SUCCESS));
+  for (int i = 0; i < 20; ++i) {
+    Completion c = next(port, i == 0 ? kWait : 0);
+    ASSERT_TRUE(c.ok) << "look " << i << ": the writable socket was not reported";
+    EXPECT_EQ(c.key, 76u);
+    EXPECT_EQ(c.ov, nullptr);
+  }
+  ASSERT_EQ(send_all(p.client, "z"), 1);
+  bool got = false;
+  for (int i = 0; i < 50 && !got; ++i) got = next(port).ov == &ov;
+  EXPECT_TRUE(got) << "the receive completed among the notifications";
+}
+
 TEST(Overlapped, R9_8_ClosingThePortReleasesWaitersWithOperationsUnderWay) {
   HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 0);
   ASSERT_NE(port, nullptr);
