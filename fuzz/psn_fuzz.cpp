@@ -34,7 +34,13 @@
 //    not time out either (R4.5);
 //  - at the end of an input every enabled level-triggered registration with
 //    OUT on a UDP socket is notified within a few dequeues (R5.7);
-//  - at the end of an input every port drains its posted and REMOVE packets,
+//  - overlapped operations (WSARecv, WSASend on pairs each port holds of its
+//    own, with CancelIoEx, closesocket and the peer's writes, reads and
+//    shutdowns between them): each completes exactly once, on its port,
+//    with its pair's key, no longer pending, never longer than its buffers;
+//    none after its port closed (R9.3, R9.6, R9.8);
+//  - at the end of an input every pair closes and every operation still
+//    under way completes; every port drains its posted and REMOVE packets,
 //    closes (a second close fails), and no descriptor is left open.
 //
 // Build with libFuzzer:  clang++-14 -fsanitize=fuzzer,address,undefined
