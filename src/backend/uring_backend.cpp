@@ -66,22 +66,7 @@ class uring_backend final : public epoll_backend {
       epoll_backend::apply(changes.first(changes.size() - kMaxFused));
       changes = changes.last(kMaxFused);
     }
-    gen_ = (gen_ + 1) & 0x03FFFFFFu;  // below the tag bits
-    const std::uint64_t gen = std::uint64_t{gen_} << 32;
-
-    // The changes, in order. A successful change posts no completion
-    // (IOSQE_CQE_SKIP_SUCCESS), so a failing one is the only thing besides
-    // the wait's own completion that can end the enter: a failure returns
-    // at once instead of waiting with the change not made.
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-      change& c = changes[i];
-      c.result = 0;
-      int op = ctl_op(c, &ctl_events_[i]);
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-      io_uring_prep_epoll_ctl(sqe, epfd_, c.fd, op, &ctl_events_[i]);
-      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      sqe->user_data = gen | i;
-    }
+    const std::uint64_t gen = queue_changes(changes);
     const int max = out.size() < kMaxEvents ? static_cast<int>(out.size()) : kMaxEvents;
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     io_uring_prep_rw(kOpEpollWait, sqe, epfd_, wait_events_, static_cast<unsigned>(max), 0);
@@ -154,6 +139,26 @@ class uring_backend final : public epoll_backend {
   }
 
  private:
+  // Queues the changes, in order, under a new generation, which it returns.
+  // A successful change posts no completion (IOSQE_CQE_SKIP_SUCCESS), so a
+  // failing one is the only thing besides the wait's own completion that
+  // can end the enter: a failure returns at once instead of waiting with
+  // the change not made.
+  std::uint64_t queue_changes(std::span<change> changes) noexcept {
+    gen_ = (gen_ + 1) & 0x03FFFFFFu;  // below the tag bits
+    const std::uint64_t gen = std::uint64_t{gen_} << 32;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      change& c = changes[i];
+      c.result = 0;
+      int op = ctl_op(c, &ctl_events_[i]);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_epoll_ctl(sqe, epfd_, c.fd, op, &ctl_events_[i]);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      sqe->user_data = gen | i;
+    }
+    return gen;
+  }
+
   // Sorts one completion of the ring's own kinds; false for any other.
   bool sort_ring_cqe(const io_uring_cqe* cqe) noexcept {
     const std::uint64_t ud = cqe->user_data;
@@ -224,33 +229,12 @@ class uring_backend final : public epoll_backend {
                           int timeout_ms) noexcept {
     if (changes.size() > kMaxFused || io_uring_sq_space_left(&ring_) < changes.size() + 2)
       return epoll_backend::apply_and_wait(changes, out, timeout_ms);
-    gen_ = (gen_ + 1) & 0x03FFFFFFu;
-    const std::uint64_t gen = std::uint64_t{gen_} << 32;
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-      change& c = changes[i];
-      c.result = 0;
-      int op = ctl_op(c, &ctl_events_[i]);
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-      io_uring_prep_epoll_ctl(sqe, epfd_, c.fd, op, &ctl_events_[i]);
-      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      sqe->user_data = gen | i;
-    }
+    const std::uint64_t gen = queue_changes(changes);
     const int n = ring_wait(out, timeout_ms);
     // The changes were applied before the wait went to sleep; a failure's
     // completion is already posted.
-    unsigned head, seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      if ((cqe->user_data & kTagRing) && held_ == kMaxHeld) break;
-      ++seen;
-      if (sort_ring_cqe(cqe)) continue;
-      const std::uint64_t ud = cqe->user_data;
-      if ((ud & kTagMask) == 0 && (ud & ~std::uint64_t{0xFFFFFFFF}) == gen) {
-        std::size_t i = ud & 0xFFFFFFFFu;
-        if (i < changes.size() && cqe->res < 0) changes[i].result = -cqe->res;
-      }
-    }
-    io_uring_cq_advance(&ring_, seen);
+    int no_wait = -1;  // this call queued no IORING_OP_EPOLL_WAIT
+    reap(gen, changes, &no_wait);
     return n;
   }
 
