@@ -117,6 +117,8 @@ class overlapped_io final : public packet_owner {
 
   // ---- the ring (R9.9) ----
   bool uses_ring() const noexcept { return ring_; }
+  // The engine's own epoll set (epoll mode), or -1.
+  int watch_fd() const noexcept { return epfd_; }
   // Whether the ring's submission side is free (no thread inside a backend
   // wait): the port says so before every call; while it is not, requests
   // wait in deferred_ and the port interrupts the waiting thread.

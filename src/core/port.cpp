@@ -409,7 +409,12 @@ std::uint32_t port::io_prepare() noexcept {
   std::unique_lock<std::mutex> lock(mu_);
   quiesce_locked(lock);  // prepare may add to the kernel watch set
   if (queue_.closed) return ERROR_INVALID_HANDLE;
-  return io_.prepare();
+  const std::uint32_t rc = io_.prepare();
+  // Its epoll set may have taken the number of a socket closed with close()
+  // and still registered here: that registration must not steer the set's
+  // watch (found by the fuzzer).
+  if (rc == ERROR_SUCCESS && io_.watch_fd() >= 0) registrations_.forget_number(io_.watch_fd());
+  return rc;
 }
 
 void port::io_start(int fd, std::uintptr_t key, bool skip_on_success, const io_request& rq,

@@ -252,6 +252,15 @@ void registration_table::drop_socket(int fd, std::uint64_t ino) noexcept {
   drop(r);
 }
 
+void registration_table::forget_number(int fd) noexcept {
+  registration* r = lookup(fd);
+  if (r && r->deferred) {
+    flush_deferred();
+    r = lookup(fd);
+  }
+  if (r) drop(r);
+}
+
 void registration_table::drop_all() noexcept {
   for (registration*& r : by_fd_) {
     if (!r) continue;

@@ -74,6 +74,11 @@ class registration_table final : public packet_owner {
   void drop_socket(int fd, std::uint64_t ino) noexcept;
   // R3.9: every registration is dropped (after the queue discarded its packets).
   void drop_all() noexcept;
+  // psn itself now holds descriptor number fd (the overlapped engine's own
+  // epoll set, in this port's watch set): a registration left under that
+  // number by a socket closed with close() is stale and goes, without
+  // touching the kernel watch, which is no longer its (R5.12).
+  void forget_number(int fd) noexcept;
 
   // packet_owner: a notification leaves the queue (R5.5, R5.9), or the port closes.
   static void deliver_packet(packet_owner* self, packet* p, OVERLAPPED_ENTRY& e) noexcept;
