@@ -86,13 +86,11 @@ class iov_array {
   std::uint32_t n_ = 0;
 };
 
-bool is_socket_fd(int fd) noexcept;
-
 // Starts an operation; an unassociated descriptor that is no socket at all
 // is WSAENOTSOCK (checked only then, off the common path).
 void start(SOCKET s, const io_request& rq, io_result* r) noexcept {
   psn::core::start_io(s, rq, r);
-  if (r->err == WSAEINVAL && !is_socket_fd(fd_of(s))) r->err = WSAENOTSOCK;
+  if (r->err == WSAEINVAL && !is_socket(fd_of(s))) r->err = WSAENOTSOCK;
 }
 
 // The result of a started operation as Winsock returns it (R9.3).
@@ -105,17 +103,6 @@ int finish(const io_result& r, DWORD* bytes) noexcept {
 }
 BOOL finish_bool(const io_result& r, DWORD* bytes) noexcept {
   return finish(r, bytes) == 0 ? TRUE : FALSE;
-}
-
-bool is_socket_fd(int fd) noexcept {
-  struct stat st;
-  return fd >= 0 && ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-int int_option(int fd, int level, int name) noexcept {
-  int v = -1;
-  socklen_t l = sizeof v;
-  return ::getsockopt(fd, level, name, &v, &l) == 0 ? v : -1;
 }
 
 // The largest address a socket of this family has (AcceptEx's slots hold
@@ -331,7 +318,7 @@ PSN_API int WSASendTo(SOCKET s, void* bufs, DWORD n, DWORD* bytes, DWORD flags, 
 PSN_API BOOL AcceptEx(SOCKET listener, SOCKET accepted, void* buf, DWORD recv_len, DWORD local_len,
                       DWORD remote_len, DWORD* bytes, OVERLAPPED* ov) {
   const int lfd = fd_of(listener), afd = fd_of(accepted);
-  if (!is_socket_fd(lfd) || !is_socket_fd(afd)) return fail(WSAENOTSOCK), FALSE;
+  if (!is_socket(lfd) || !is_socket(afd)) return fail(WSAENOTSOCK), FALSE;
   if (ov == nullptr || buf == nullptr) return fail(WSAEFAULT), FALSE;
   if (int_option(lfd, SOL_SOCKET, SO_ACCEPTCONN) != 1) return fail(WSAEINVAL), FALSE;
   const int family = int_option(lfd, SOL_SOCKET, SO_DOMAIN);
@@ -372,7 +359,7 @@ PSN_API void GetAcceptExSockaddrs(void* buf, DWORD recv_len, DWORD local_len, DW
 PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_buf, DWORD send_len,
                        DWORD* bytes, OVERLAPPED* ov) {
   const int fd = fd_of(s);
-  if (!is_socket_fd(fd)) return fail(WSAENOTSOCK), FALSE;
+  if (!is_socket(fd)) return fail(WSAENOTSOCK), FALSE;
   if (ov == nullptr || name == nullptr || namelen < static_cast<int>(sizeof(sa_family_t)) ||
       namelen > static_cast<int>(sizeof(sockaddr_storage)) || (send_len && !send_buf))
     return fail(WSAEFAULT), FALSE;
@@ -404,7 +391,7 @@ PSN_API BOOL ConnectEx(SOCKET s, const sockaddr* name, int namelen, void* send_b
 
 PSN_API BOOL DisconnectEx(SOCKET s, OVERLAPPED* ov, DWORD flags, DWORD reserved) {
   const int fd = fd_of(s);
-  if (!is_socket_fd(fd)) return fail(WSAENOTSOCK), FALSE;
+  if (!is_socket(fd)) return fail(WSAENOTSOCK), FALSE;
   if (reserved != 0 || (flags & ~kTfReuseSocket) != 0) return fail(WSAEINVAL), FALSE;
   if (ov == nullptr) {
     if (::shutdown(fd, SHUT_WR) != 0) return fail(wsa_from_errno(errno)), FALSE;
@@ -427,7 +414,7 @@ PSN_API BOOL DisconnectEx(SOCKET s, OVERLAPPED* ov, DWORD flags, DWORD reserved)
 PSN_API BOOL WSAGetOverlappedResult(SOCKET s, OVERLAPPED* ov, DWORD* bytes, BOOL wait,
                                     DWORD* flags) {
   if (ov == nullptr || bytes == nullptr || flags == nullptr) return fail(WSAEFAULT), FALSE;
-  if (!is_socket_fd(fd_of(s))) return fail(WSAENOTSOCK), FALSE;
+  if (!is_socket(fd_of(s))) return fail(WSAENOTSOCK), FALSE;
   if (!settled(s, ov, wait)) return fail(WSA_IO_INCOMPLETE), FALSE;
   *bytes = static_cast<DWORD>(ov->InternalHigh);
   *flags = ov->Offset;
@@ -438,7 +425,7 @@ PSN_API BOOL WSAGetOverlappedResult(SOCKET s, OVERLAPPED* ov, DWORD* bytes, BOOL
 PSN_API BOOL GetOverlappedResult(HANDLE h, OVERLAPPED* ov, DWORD* bytes, BOOL wait) {
   const auto s = reinterpret_cast<SOCKET>(h);
   if (ov == nullptr || bytes == nullptr) return fail(ERROR_INVALID_PARAMETER), FALSE;
-  if (!is_socket_fd(fd_of(s))) return fail(ERROR_INVALID_HANDLE), FALSE;
+  if (!is_socket(fd_of(s))) return fail(ERROR_INVALID_HANDLE), FALSE;
   if (!settled(s, ov, wait)) return fail(ERROR_IO_INCOMPLETE), FALSE;
   *bytes = static_cast<DWORD>(ov->InternalHigh);
   const auto names = psn::core::names_of_status(static_cast<std::uint32_t>(ov->Internal));
@@ -454,14 +441,14 @@ PSN_API BOOL SetFileCompletionNotificationModes(HANDLE h, UCHAR modes) {
 
 PSN_API BOOL CancelIoEx(HANDLE h, OVERLAPPED* ov) {
   const auto s = reinterpret_cast<SOCKET>(h);
-  if (!is_socket_fd(fd_of(s))) return fail(ERROR_INVALID_HANDLE), FALSE;
+  if (!is_socket(fd_of(s))) return fail(ERROR_INVALID_HANDLE), FALSE;
   DWORD rc = psn::core::cancel_io(s, ov);
   return rc == ERROR_SUCCESS ? TRUE : (fail(rc), FALSE);
 }
 
 PSN_API BOOL CancelIo(HANDLE h) {
   const auto s = reinterpret_cast<SOCKET>(h);
-  if (!is_socket_fd(fd_of(s))) return fail(ERROR_INVALID_HANDLE), FALSE;
+  if (!is_socket(fd_of(s))) return fail(ERROR_INVALID_HANDLE), FALSE;
   psn::core::cancel_io(s, nullptr);  // nothing under way is not a failure here
   return TRUE;
 }

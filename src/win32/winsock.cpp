@@ -78,18 +78,6 @@ bool is_nonblocking(int fd) noexcept {
   return fl >= 0 && (fl & O_NONBLOCK) != 0;
 }
 
-bool is_socket(int fd) noexcept {
-  struct stat st;
-  return fd >= 0 && ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-int int_option(int fd, int level, int name) noexcept {
-  int v = -1;
-  socklen_t l = sizeof v;
-  if (::getsockopt(fd, level, name, &v, &l) != 0) return -1;
-  return v;
-}
-
 // The code for a failed call on fd. EAGAIN is "would block" on a
 // non-blocking socket; on a blocking one it means SO_RCVTIMEO/SO_SNDTIMEO ran
 // out, which Windows reports as WSAETIMEDOUT (R8.3).

@@ -1,7 +1,10 @@
 // Helpers shared by the Winsock implementation files (winsock.cpp,
-// addrinfo.cpp): SOCKET values as descriptors, setting the last error, and
+// addrinfo.cpp, overlapped.cpp): SOCKET values as descriptors, setting the last error, and
 // (from utf8.hpp) the wchar_t <-> UTF-8 conversions of the W functions.
 #pragma once
+
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <climits>
 #include <cstddef>
@@ -25,6 +28,19 @@ inline int fail(DWORD code) noexcept {
   SetLastError(code);
   return SOCKET_ERROR;
 }
+// Is fd an open socket?
+inline bool is_socket(int fd) noexcept {
+  struct stat st;
+  return fd >= 0 && ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// An int socket option's value, or -1 when it cannot be read.
+inline int int_option(int fd, int level, int name) noexcept {
+  int v = -1;
+  socklen_t l = sizeof v;
+  return ::getsockopt(fd, level, name, &v, &l) == 0 ? v : -1;
+}
+
 inline SOCKET fail_socket(DWORD code) noexcept {
   SetLastError(code);
   return INVALID_SOCKET;
