@@ -10,16 +10,19 @@
 #                       one port, shared state under an SRWLOCK, exit packets
 #   iocp_echo_server    the classic overlapped echo server (AcceptEx, WSARecv,
 #                       WSASend on worker threads) and its ConnectEx client
+#   iocp_http_server    an HTTP/1.1 keep-alive server on the same model: AcceptEx,
+#                       WSARecv and WSASend completions on worker threads
 # C++20 on <psn/psn.hpp> (Linux programs):
 #   http_server         multi-threaded HTTP/1.1 keep-alive server
 #   resp_server         multi-threaded Redis-protocol (RESP2) server
 #
 # The C examples (and mt_tcp_server, in CMakeLists.txt) check themselves and
-# exit 0 on success; tests/integration runs them, and drives the two servers.
+# exit 0 on success; tests/integration runs them, and drives the servers.
 
 find_package(Threads REQUIRED)
 
-foreach(example poll_replacement edge_udp mt_server_scenario iocp_echo_server)
+foreach(example poll_replacement edge_udp mt_server_scenario iocp_echo_server
+                iocp_http_server)
   add_executable(${example} ${CMAKE_CURRENT_LIST_DIR}/${example}.c)
   set_target_properties(${example} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
                                               C_EXTENSIONS OFF)
