@@ -45,7 +45,8 @@ set(PSN_WINDOWS_PROGRAMS)
 # declarations where the SDK lacks them; -Wno-unknown-pragmas because gcc
 # does not know `#pragma comment(lib, "Ws2_32.lib")` (ws2_32 is linked here).
 if(PSN_BUILD_EXAMPLES)
-  foreach(example mt_tcp_server poll_replacement edge_udp mt_server_scenario)
+  foreach(example mt_tcp_server poll_replacement edge_udp mt_server_scenario iocp_echo_server
+                  iocp_http_server)
     if(EXISTS ${PROJECT_SOURCE_DIR}/examples/${example}.c)
       add_executable(${example} examples/${example}.c)
       set_target_properties(${example} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON

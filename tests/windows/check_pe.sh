@@ -5,9 +5,10 @@
 # can run them): x86-64 PE files, the programs console executables that
 # import only system DLLs and, for those built against it, libpsn.dll --
 # never mingw-w64's own runtime DLLs, which a Windows machine lacks; the DLL
-# exports the C++ interface and psn_version; the examples import
-# ProcessSocketNotifications from WS2_32.dll; the libraries hold x86-64 COFF
-# objects.
+# exports the C++ interface and psn_version; the readiness examples import
+# ProcessSocketNotifications from WS2_32.dll, the overlapped ones WSARecv,
+# WSASend and WSAIoctl (AcceptEx comes through it) and GetQueuedCompletionStatus;
+# the libraries hold x86-64 COFF objects.
 set -euo pipefail
 objdump=${OBJDUMP:-x86_64-w64-mingw32-objdump}
 dll=$1 implib=$2 staticlib=$3
@@ -51,6 +52,10 @@ for exe in "$@"; do
   case $name in
     psn_port_demo.exe) check "$exe" 'imports "$exe" | grep -x "libpsn.dll" >/dev/null' ;;
     psn_port_demo_static.exe) check "$exe" '! imports "$exe" | grep "libpsn" >/dev/null' ;;
+    iocp_*.exe)
+      for fn in WSARecv WSASend WSAIoctl GetQueuedCompletionStatus; do
+        check "$exe" 'headers_of "$exe" | grep -w "$fn" >/dev/null'
+      done ;;
     *) check "$exe" 'headers_of "$exe" | grep "ProcessSocketNotifications" >/dev/null' ;;
   esac
   echo "$name: $(file -b "$exe" | cut -d, -f1); imports $(imports "$exe" | tr '\n' ' ')"
