@@ -1036,6 +1036,46 @@ TEST(Overlapped, R9_8_ClosingThePortReleasesWaitersWithOperationsUnderWay) {
   EXPECT_EQ(recv_some(p.server), "k");
 }
 
+// On io_uring the kernel finishes a request in the context of the thread that
+// submitted it. That thread may be busy in user space, making no system call,
+// while another waits on the port: the completion still reaches the waiter
+// (at the busy thread's next timer tick; it is not interrupted at once).
+TEST(Overlapped, R9_8_CompletionReachesAWaiterWhileTheIssuingThreadComputes) {
+  Port port;
+  Pair p = tcp_pair();
+  associate(p.server, port, 82);
+  char buf[8];
+  WSABUF w{sizeof buf, buf};
+  DWORD flags = 0;
+  OVERLAPPED ov{};
+  // Issued with no thread on the port: this thread submits it itself.
+  ASSERT_EQ(WSARecv(p.server, &w, 1, nullptr, &flags, &ov, nullptr), SOCKET_ERROR);
+  EXPECT_LAST_ERROR(WSA_IO_PENDING);
+  std::atomic<bool> got{false};
+  Completion c;
+  std::thread waiter([&] {
+    c = next(port);
+    got = true;
+  });
+  std::thread sender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    send_all(p.client, "abc");
+  });
+  // Computes, without a system call, until the waiter has the completion.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWait);
+  while (!got.load() && std::chrono::steady_clock::now() < deadline) {
+  }
+  const bool while_computing = got.load();
+  sender.join();
+  waiter.join();
+  EXPECT_TRUE(while_computing);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.key, 82u);
+  EXPECT_EQ(c.ov, &ov);
+  EXPECT_EQ(c.bytes, 3u);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+}
+
 TEST(Overlapped, R9_8_ManyThreadsMixCompletionsNotificationsAndPosts) {
   Port port;
   constexpr int kPairs = 8, kMsgs = 200, kThreads = 4;
