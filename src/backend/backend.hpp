@@ -52,7 +52,9 @@ struct event {
 // the kernel works on the caller's buffers and reports the result as a
 // ring_completion carrying the same tag.
 struct ring_request {
-  enum class kind : std::uint8_t { recvmsg, sendmsg, accept, connect, cancel };
+  // writable: completes once fd is writable or has an error (a connect
+  // that is already under way in the kernel waits for its end this way).
+  enum class kind : std::uint8_t { recvmsg, sendmsg, accept, connect, writable, cancel };
   kind what = kind::recvmsg;
   int fd = -1;
   void* arg = nullptr;        // msghdr* (recvmsg, sendmsg); const sockaddr* (connect)

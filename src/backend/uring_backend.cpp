@@ -106,6 +106,9 @@ class uring_backend final : public epoll_backend {
       case ring_request::kind::connect:
         io_uring_prep_connect(sqe, r.fd, static_cast<const sockaddr*>(r.arg), r.addrlen);
         break;
+      case ring_request::kind::writable:
+        io_uring_prep_poll_add(sqe, r.fd, POLLOUT);
+        break;
       case ring_request::kind::cancel:
         io_uring_prep_cancel64(sqe, r.tag | kTagRing, 0);
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;

@@ -52,10 +52,12 @@ struct io_op : packet {
   io_socket* sock = nullptr;
   msghdr msg{};
   sockaddr_storage from_ss{};
-  bool in_ring = false;      // a request of it is in the kernel
-  bool orphan = false;       // its socket was closed: report, touch nothing
-  bool cancel_sent = false;  // the ring was asked to cancel it
-  bool target_gone = false;  // AcceptEx: the socket it accepts into was closed
+  bool in_ring = false;         // a request of it is in the kernel
+  bool orphan = false;          // its socket was closed: report, touch nothing
+  bool cancel_sent = false;     // the ring was asked to cancel it
+  bool target_gone = false;     // AcceptEx: the socket it accepts into was closed
+  bool resumed = false;         // sent to the ring again after its submitter exited
+  bool await_writable = false;  // connect: the next request waits for the connection's end
 };
 
 namespace {
@@ -231,6 +233,7 @@ void overlapped_io::start(int fd, std::uintptr_t key, bool skip_on_success, cons
   op->ov->InternalHigh = 0;
   op->sock = s;
   op->in_ring = op->orphan = op->cancel_sent = op->target_gone = false;
+  op->resumed = op->await_writable = false;
 
   if (ring_ && rq.what != io_request::type::disconnect) {
     // R9.9: the kernel runs it; it is reported pending (R9.3), and R9.4
@@ -730,6 +733,8 @@ void overlapped_io::push(io_op* op) noexcept {
     r.flags = op->msg_flags;
   } else if (op->what == io_request::type::accept) {
     r.what = backends::ring_request::kind::accept;
+  } else if (op->await_writable) {
+    r.what = backends::ring_request::kind::writable;
   } else {
     r.what = backends::ring_request::kind::connect;
     r.arg = &op->to;
@@ -829,6 +834,15 @@ void overlapped_io::finish(io_op* op, std::uint32_t status) noexcept {
 
 void overlapped_io::ring_done(io_op* op, int res) noexcept {
   op->in_ring = false;
+  if (res == -ECANCELED && !op->cancel_sent && !op->orphan && !queue_.closed) {
+    // Nobody asked for this: the kernel cancels a thread's ring requests
+    // when the thread exits. On Windows an operation on a socket associated
+    // with a port outlives the thread that started it, so the request goes
+    // to the ring again, from a thread still here.
+    op->resumed = true;
+    push(op);
+    return;
+  }
   const int err = res < 0 ? -res : 0;
   if (op->orphan) {
     // Its socket was closed: what the kernel did is reported, nothing else.
@@ -887,7 +901,25 @@ void overlapped_io::ring_done(io_op* op, int res) noexcept {
     }
     case io_request::type::connect:
       if (op->phase == 0) {
-        if (res < 0) return finish(op, status_of_errno(err));
+        if (op->await_writable) {
+          // The connection has ended its handshake, either way: connect
+          // again to learn how (below). Or CancelIoEx stopped the wait.
+          op->await_writable = false;
+          if (res < 0) return finish(op, status_of_errno(-res));
+          push(op);
+          return;
+        }
+        // Sent again after its submitter exited: connect(2) on a socket
+        // whose handshake is under way fails with EALREADY, and on one
+        // that got connected meanwhile with EISCONN (Linux 6.18's ring
+        // waits for the handshake instead).
+        if (op->resumed && res == -EALREADY) {
+          op->await_writable = true;
+          push(op);
+          return;
+        }
+        if (op->resumed && res == -EISCONN) res = 0;
+        if (res < 0) return finish(op, status_of_errno(-res));
         op->tolen = 0;
         if (op->niov == 0) return finish(op, kStatusSuccess);
         op->phase = 2;

@@ -1076,6 +1076,123 @@ TEST(Overlapped, R9_8_CompletionReachesAWaiterWhileTheIssuingThreadComputes) {
   EXPECT_EQ(std::string(buf, 3), "abc");
 }
 
+// As on Windows for a handle associated with a completion port, operations
+// outlive the thread that started them: they are not cancelled when it
+// exits, and complete on the port. (On io_uring the kernel cancels an
+// exiting thread's requests; psn sends them to the ring again.)
+TEST(Overlapped, R9_8_OperationsOutliveTheThreadThatStartedThem) {
+  Port port;
+  // On the client: a receive, waiting for data, and a send, waiting for
+  // room (its buffers are full first).
+  Pair p = tcp_pair();
+  associate(p.client, port, 83);
+  char buf[8];
+  WSABUF w{sizeof buf, buf};
+  OVERLAPPED rov{};
+  u_long nb = 1;
+  ASSERT_EQ(ioctlsocket(p.client, FIONBIO, &nb), 0);
+  std::string fill(65536, 'f');
+  std::size_t filled = 0;
+  for (int n; (n = send(p.client, fill.data(), static_cast<int>(fill.size()), 0)) > 0;)
+    filled += static_cast<std::size_t>(n);
+  ASSERT_EQ(WSAGetLastError(), WSAEWOULDBLOCK);
+  std::string more(32768, 'm');
+  WSABUF sw{static_cast<ULONG>(more.size()), more.data()};
+  OVERLAPPED sov{};
+  // An AcceptEx, waiting for a connection.
+  SOCKADDR_IN la;
+  Sock l = bound4(SOCK_STREAM, &la);
+  ASSERT_EQ(listen(l, 8), 0);
+  associate(l, port, 85);
+  Sock a(socket(AF_INET, SOCK_STREAM, 0));
+  constexpr DWORD kAddr = sizeof(SOCKADDR_IN) + 16;
+  char abuf[2 * kAddr];
+  OVERLAPPED aov{};
+
+  int started[3] = {};  // the Winsock code of each call: WSA_IO_PENDING
+  std::thread starter([&] {
+    DWORD flags = 0, got = 0;
+    WSARecv(p.client, &w, 1, nullptr, &flags, &rov, nullptr);
+    started[0] = WSAGetLastError();
+    WSASend(p.client, &sw, 1, nullptr, 0, &sov, nullptr);
+    started[1] = WSAGetLastError();
+    AcceptEx(l, a, abuf, 0, kAddr, kAddr, &got, &aov);
+    started[2] = WSAGetLastError();
+  });
+  starter.join();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(started[i], WSA_IO_PENDING) << "call " << i;
+
+  ASSERT_EQ(send(p.server, "xyz", 3, 0), 3);
+  Sock c(socket(AF_INET, SOCK_STREAM, 0));
+  ASSERT_EQ(connect(c, reinterpret_cast<SOCKADDR*>(&la), sizeof la), 0);
+  // Room for the send: the server side reads everything it will get.
+  std::size_t drained = 0;
+  std::thread drain([&] {
+    std::string rb(65536, '\0');
+    while (drained < filled + more.size()) {
+      int n = recv(p.server, rb.data(), static_cast<int>(rb.size()), 0);
+      if (n <= 0) break;
+      drained += static_cast<std::size_t>(n);
+    }
+  });
+  bool got_recv = false, got_send = false, got_accept = false;
+  for (int i = 0; i < 3; ++i) {
+    Completion k = next(port);
+    ASSERT_TRUE(k.ok) << "completion " << i << ": error " << k.error;
+    if (k.ov == &rov) {
+      got_recv = true;
+      EXPECT_EQ(k.key, 83u);
+      EXPECT_EQ(k.bytes, 3u);
+      EXPECT_EQ(std::string(buf, 3), "xyz");
+    } else if (k.ov == &sov) {
+      got_send = true;
+      EXPECT_EQ(k.key, 83u);
+      EXPECT_EQ(k.bytes, more.size());  // R9.4: in full
+    } else {
+      got_accept = k.ov == &aov;
+      EXPECT_EQ(k.key, 85u);
+    }
+  }
+  drain.join();
+  EXPECT_TRUE(got_recv && got_send && got_accept);
+  EXPECT_EQ(drained, filled + more.size());
+  EXPECT_TRUE(port_is_empty(port));
+}
+
+// The same for a ConnectEx whose handshake is still under way when its
+// thread exits: the listener's accept queue is full, so the first SYN is
+// dropped and the connection is made by a retransmission (about a second).
+TEST(Overlapped, R9_8_ConnectExOutlivesTheThreadThatStartedIt) {
+  Port port;
+  SOCKADDR_IN la;
+  Sock l = bound4(SOCK_STREAM, &la);
+  ASSERT_EQ(listen(l, 0), 0);
+  Sock first(socket(AF_INET, SOCK_STREAM, 0));  // fills the accept queue
+  ASSERT_EQ(connect(first, reinterpret_cast<SOCKADDR*>(&la), sizeof la), 0);
+  Sock s(socket(AF_INET, SOCK_STREAM, 0));
+  SOCKADDR_IN any = loopback4(0);
+  ASSERT_EQ(bind(s, reinterpret_cast<SOCKADDR*>(&any), sizeof any), 0);
+  associate(s, port, 86);
+  char data[] = "late";
+  OVERLAPPED ov{};
+  int started = 0;
+  std::thread starter([&] {
+    DWORD sent = 0;
+    ConnectEx(s, reinterpret_cast<SOCKADDR*>(&la), sizeof la, data, 4, &sent, &ov);
+    started = WSAGetLastError();
+  });
+  starter.join();
+  ASSERT_EQ(started, WSA_IO_PENDING);
+  Sock a1(accept(l, nullptr, nullptr));  // room for the retransmitted SYN
+  Completion c = next(port, 3 * kWait);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.key, 86u);
+  EXPECT_EQ(c.ov, &ov);
+  EXPECT_EQ(c.bytes, 4u);
+  Sock a2(accept(l, nullptr, nullptr));
+  EXPECT_EQ(recv_some(a2), "late");
+}
+
 TEST(Overlapped, R9_8_ManyThreadsMixCompletionsNotificationsAndPosts) {
   Port port;
   constexpr int kPairs = 8, kMsgs = 200, kThreads = 4;
