@@ -34,7 +34,13 @@
 //    not time out either (R4.5);
 //  - at the end of an input every enabled level-triggered registration with
 //    OUT on a UDP socket is notified within a few dequeues (R5.7);
-//  - at the end of an input every port drains its posted and REMOVE packets,
+//  - overlapped operations (WSARecv, WSASend on pairs each port holds of its
+//    own, with CancelIoEx, closesocket and the peer's writes, reads and
+//    shutdowns between them): each completes exactly once, on its port,
+//    with its pair's key, no longer pending, never longer than its buffers;
+//    none after its port closed (R9.3, R9.6, R9.8);
+//  - at the end of an input every pair closes and every operation still
+//    under way completes; every port drains its posted and REMOVE packets,
 //    closes (a second close fails), and no descriptor is left open.
 //
 // Build with libFuzzer:  clang++-14 -fsanitize=fuzzer,address,undefined
@@ -63,6 +69,20 @@
 #include <vector>
 
 #include "psn/psn.h"
+
+// The overlapped calls, with their psn-win32 signatures (this harness uses
+// only <psn/psn.h>).
+struct fuzz_wsabuf {  // WSABUF
+  ULONG len;
+  char* buf;
+};
+extern "C" {
+int WSARecv(SOCKET s, fuzz_wsabuf* bufs, DWORD n, DWORD* bytes, DWORD* flags, OVERLAPPED* ov,
+            void* routine);
+int WSASend(SOCKET s, fuzz_wsabuf* bufs, DWORD n, DWORD* bytes, DWORD flags, OVERLAPPED* ov,
+            void* routine);
+BOOL CancelIoEx(HANDLE h, OVERLAPPED* ov);
+}
 
 namespace {
 
@@ -209,6 +229,30 @@ std::uint64_t g_key = 0;   // socket keys: 1, 2, 3, ... (top bit clear)
 std::uint64_t g_post = 0;  // posted keys: top bit set
 OVERLAPPED g_ovs[8];
 
+// ---- overlapped operations (SPEC 9) ----
+// Each port may hold a few AF_UNIX stream pairs of its own for overlapped
+// I/O, outside the descriptor pool (no registration of theirs is modelled).
+// Every operation started completes exactly once, on its port, with its
+// pair's key (R9.3, R9.6), unless the port closes first (R9.8).
+constexpr ULONG_PTR kIoKeyBit = ULONG_PTR{1} << 62;
+constexpr int kIoPairs = 4;
+constexpr int kIoOps = 24;
+struct iopair {
+  int a = -1, b = -1;  // a is associated; b is the peer the harness drives
+  std::uint64_t port_uid = 0;
+  ULONG_PTR key = 0;
+};
+struct ioop {
+  OVERLAPPED ov;
+  char buf[96];
+  bool outstanding = false;
+  std::uint64_t port_uid = 0;
+  ULONG_PTR key = 0;
+  ULONG len = 0;
+};
+// Static: the kernel may finish a request after its input has ended.
+ioop g_io[kIoOps];
+
 struct world {
   std::map<int, fdrec> fds;
   slot pool[kSlots];
@@ -217,6 +261,7 @@ struct world {
   std::vector<HANDLE> closed_handles;
   std::unordered_map<std::uint64_t, keyrec> keys;
   std::uint64_t seq = 0;
+  iopair io[kIoPairs];
 };
 
 // ---- descriptors -------------------------------------------------------------
@@ -511,6 +556,20 @@ void model_close_port(world& w, portrec& p) {
   p.posts.clear();  // R3.9: discarded
   p.open = false;
   w.closed_handles.push_back(p.h);
+  // R9.8: operations under way end without a completion.
+  for (ioop& op : g_io) {
+    if (op.outstanding && op.port_uid == p.uid) {
+      CHECK(op.ov.Internal != 0x103);
+      op.outstanding = false;
+    }
+  }
+  for (iopair& io : w.io) {
+    if (io.a >= 0 && io.port_uid == p.uid) {
+      CHECK_EQ(closesocket(static_cast<SOCKET>(io.a)), 0);
+      ::close(io.b);
+      io = iopair{};
+    }
+  }
 }
 
 // A dequeue with time-out 0 must take something when this holds: a posted
@@ -537,9 +596,29 @@ bool must_deliver_r45(world& w, const std::vector<std::uint64_t>& enabled_here) 
 }
 
 // Checks one packet taken from port p against the model, and updates it.
+bool is_io_op(const OVERLAPPED* ov) {
+  const auto* base = reinterpret_cast<const char*>(&g_io[0]);
+  const auto* at = reinterpret_cast<const char*>(ov);
+  return at >= base && at < base + sizeof g_io;
+}
+
 void deliver(world& w, portrec& p, const OVERLAPPED_ENTRY& e, bool have_internal) {
   TRACE("  packet key=%#llx bytes=%#x ov=%p", static_cast<unsigned long long>(e.lpCompletionKey),
         e.dwNumberOfBytesTransferred, static_cast<void*>(e.lpOverlapped));
+  if (is_io_op(e.lpOverlapped)) {  // an overlapped operation's completion (R9.3)
+    ioop& op = g_io[(reinterpret_cast<const char*>(e.lpOverlapped) -
+                     reinterpret_cast<const char*>(&g_io[0])) /
+                    sizeof(ioop)];
+    CHECK(e.lpOverlapped == &op.ov);
+    CHECK(op.outstanding);  // exactly once
+    CHECK_EQ(op.port_uid, p.uid);
+    CHECK_EQ(e.lpCompletionKey, op.key);
+    CHECK(e.dwNumberOfBytesTransferred <= op.len);
+    CHECK(e.lpOverlapped->Internal != 0x103);  // no longer pending
+    if (have_internal) CHECK_EQ(e.Internal, e.lpOverlapped->Internal);
+    op.outstanding = false;
+    return;
+  }
   if (e.lpCompletionKey & kUserKeyBit) {
     CHECK(!p.posts.empty());  // a posted packet of this port, not yet taken
     const posted& f = p.posts.front();
@@ -694,10 +773,133 @@ void step_gqcs(world& w, reader& in) {
     e.lpOverlapped = ov;
     e.dwNumberOfBytesTransferred = bytes;
     deliver(w, *p, e, false);
+  } else if (ov != nullptr) {
+    // R9.3: a failed operation's completion comes with FALSE and its error.
+    CHECK(is_io_op(ov));
+    CHECK(GetLastError() != ERROR_SUCCESS && GetLastError() != WAIT_TIMEOUT);
+    OVERLAPPED_ENTRY e{};
+    e.lpCompletionKey = key;
+    e.lpOverlapped = ov;
+    e.dwNumberOfBytesTransferred = bytes;
+    deliver(w, *p, e, false);
   } else {
     CHECK_EQ(GetLastError(), WAIT_TIMEOUT);  // R3.5
-    CHECK(ov == nullptr);
     CHECK(!must);
+  }
+}
+
+// Overlapped I/O on the port's own pairs (SPEC 9).
+void step_io(world& w, reader& in) {
+  const std::uint8_t b = in.u8();
+  iopair& io = w.io[b % kIoPairs];
+  const int what = (b >> 2) % 8;
+  if (io.a < 0) {  // a new pair, associated with some open port (R9.1)
+    HANDLE h = pick_handle(w, in);
+    portrec* p = live_port(w, h);
+    if (!p) return;
+    int sv[2];
+    CHECK_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    // Above every number the pool's raw numbers can name (below 64).
+    for (int& fd : sv) {
+      const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 700);
+      CHECK(high >= 700);
+      ::close(fd);
+      fd = high;
+    }
+    const ULONG_PTR key = kIoKeyBit | ++g_key;
+    SetLastError(0);
+    HANDLE got =
+        CreateIoCompletionPort(reinterpret_cast<HANDLE>(static_cast<intptr_t>(sv[0])), h, key, 0);
+    CHECK(got == h);
+    io.a = sv[0];
+    io.b = sv[1];
+    io.port_uid = p->uid;
+    io.key = key;
+    TRACE("io pair %d/%d on %p", io.a, io.b, h);
+    return;
+  }
+  switch (what) {
+    case 0:
+    case 1:
+    case 2: {  // WSARecv (0, 1) or WSASend (2) with one or two buffers
+      ioop* op = nullptr;
+      for (ioop& o : g_io)
+        if (!o.outstanding) op = &o;
+      if (!op) return;
+      std::memset(&op->ov, 0, sizeof op->ov);
+      const ULONG l1 = 1 + in.u8() % 48, l2 = in.u8() % 48;
+      fuzz_wsabuf bufs[2] = {{l1, op->buf}, {l2, op->buf + 48}};
+      const DWORD n = l2 ? 2 : 1;
+      DWORD bytes = 0, flags = 0;
+      SetLastError(0);
+      const int rc =
+          what < 2 ? WSARecv(static_cast<SOCKET>(io.a), bufs, n, &bytes, &flags, &op->ov, nullptr)
+                   : WSASend(static_cast<SOCKET>(io.a), bufs, n, &bytes, 0, &op->ov, nullptr);
+      TRACE("%s(%d) -> %d / %u", what < 2 ? "WSARecv" : "WSASend", io.a, rc, GetLastError());
+      if (rc == 0 || GetLastError() == ERROR_IO_PENDING) {
+        if (rc == 0) CHECK(bytes <= l1 + l2);
+        op->outstanding = true;  // R9.3: a completion follows either way
+        op->port_uid = io.port_uid;
+        op->key = io.key;
+        op->len = l1 + l2;
+      } else {
+        CHECK(what == 2);  // only a send fails at once here (the peer is gone)
+      }
+      return;
+    }
+    case 3: {  // the peer writes
+      char data[64];
+      std::memset(data, 'x', sizeof data);
+      ssize_t r = ::send(io.b, data, 1 + in.u8() % 64, MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)r;
+      return;
+    }
+    case 4: {  // the peer reads
+      char data[256];
+      ssize_t r = ::recv(io.b, data, sizeof data, MSG_DONTWAIT);
+      (void)r;
+      return;
+    }
+    case 5: {  // CancelIoEx of one operation or of all (R9.6)
+      const std::uint8_t k = in.u8();
+      OVERLAPPED* ov = k % 3 == 0 ? nullptr : &g_io[k % kIoOps].ov;
+      SetLastError(0);
+      BOOL r = CancelIoEx(reinterpret_cast<HANDLE>(static_cast<intptr_t>(io.a)), ov);
+      if (!r) CHECK_EQ(GetLastError(), ERROR_NOT_FOUND);
+      return;
+    }
+    case 6:  // closesocket: what is under way completes, cancelled (R9.6)
+      CHECK_EQ(closesocket(static_cast<SOCKET>(io.a)), 0);
+      ::close(io.b);
+      io = iopair{};
+      return;
+    default:  // the peer closes
+      if (io.b >= 0) ::shutdown(io.b, SHUT_WR);
+      return;
+  }
+}
+
+// The end of an input: every pair closes, and every operation still under
+// way then completes, once (R9.6).
+void finish_io(world& w) {
+  for (iopair& io : w.io) {
+    if (io.a < 0) continue;
+    CHECK_EQ(closesocket(static_cast<SOCKET>(io.a)), 0);
+    ::close(io.b);
+    io = iopair{};
+  }
+  for (portrec& p : w.ports) {
+    if (!p.open) continue;
+    for (int i = 0; i < 500; ++i) {
+      bool left = false;
+      for (ioop& op : g_io) left |= op.outstanding && op.port_uid == p.uid;
+      if (!left) break;
+      OVERLAPPED_ENTRY ents[16];
+      ULONG removed = 0;
+      if (GetQueuedCompletionStatusEx(p.h, ents, 16, &removed, 10, FALSE))
+        for (ULONG k = 0; k < removed; ++k) deliver(w, p, ents[k], true);
+    }
+    for (ioop& op : g_io) CHECK(!(op.outstanding && op.port_uid == p.uid));
   }
 }
 
@@ -912,7 +1114,8 @@ void step_process(world& w, reader& in, bool dequeue) {
     for (UINT32 i = 0; i < n; ++i)
       std::fprintf(
           stderr, "  [%u] fd %d op %u filter %#x trig %#x key %#llx -> %u (model %u)\n", i,
-          static_cast<int>(regs[i].socket), regs[i].operation, regs[i].eventFilter, regs[i].triggerFlags,
+          static_cast<int>(regs[i].socket), regs[i].operation, regs[i].eventFilter,
+          regs[i].triggerFlags,
           static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(regs[i].completionKey)),
           regs[i].registrationResult, expected[i]);
   }
@@ -1178,6 +1381,7 @@ int count_fds() {
 
 void run(const std::uint8_t* data, std::size_t size) {
   const int fds_before = count_fds();
+  for (ioop& op : g_io) op.outstanding = false;
   auto w = std::make_unique<world>();
   reader in(data, size);
   static const kind initial[kSlots] = {
@@ -1195,7 +1399,7 @@ void run(const std::uint8_t* data, std::size_t size) {
     w->port_slot[i] = i;
   }
   for (int steps = 0; steps < kMaxSteps && !in.empty(); ++steps) {
-    switch (in.u8() % 17) {
+    switch (in.u8() % 19) {
       case 0:
         step_create(*w, in);
         break;
@@ -1225,6 +1429,10 @@ void run(const std::uint8_t* data, std::size_t size) {
       case 10:
         step_dequeue_bad_params(*w, in);
         break;
+      case 17:
+      case 18:
+        step_io(*w, in);
+        break;
       default:
         step_socket(*w, in);
         break;
@@ -1232,6 +1440,7 @@ void run(const std::uint8_t* data, std::size_t size) {
   }
   // The end: every port gives up its posted and REMOVE packets and closes
   // (a second close fails); then every descriptor goes.
+  finish_io(*w);
   for (portrec& p : w->ports) {
     if (!p.open) continue;
     drain_port(*w, p);

@@ -208,7 +208,12 @@ class uring_backend final : public epoll_backend {
   // what is queued and sleeps until a completion arrives or the epoll set
   // becomes readable (a multishot poll of it, which the interrupt eventfd
   // in the set also triggers); then the set is read without waiting.
-  int ring_wait(std::span<event> out, int timeout_ms) noexcept {
+  // The changes queued under `gen`, if any, post a completion only when
+  // they fail; the reaps here record those results (the enter that submits
+  // the changes posts them).
+  int ring_wait(std::span<event> out, int timeout_ms, std::uint64_t gen = 0,
+                std::span<change> changes = {}) noexcept {
+    int no_wait = -1;  // no IORING_OP_EPOLL_WAIT goes with a ring wait
     if (!poll_armed_) {
       io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
       if (sqe != nullptr) {
@@ -217,7 +222,7 @@ class uring_backend final : public epoll_backend {
         poll_armed_ = true;
       }
     }
-    reap_ring();
+    reap(gen, changes, &no_wait);
     if (held_ > 0 || epoll_ready_) timeout_ms = 0;
     if (timeout_ms == 0) {
       ring_submit();
@@ -228,7 +233,7 @@ class uring_backend final : public epoll_backend {
       io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
       submit_leftovers();
     }
-    reap_ring();
+    reap(gen, changes, &no_wait);
     if (!epoll_ready_) return 0;
     const int max = out.size() < kMaxEvents ? static_cast<int>(out.size()) : kMaxEvents;
     count_entries(1);
@@ -247,12 +252,12 @@ class uring_backend final : public epoll_backend {
     if (changes.size() > kMaxFused || io_uring_sq_space_left(&ring_) < changes.size() + 2)
       return epoll_backend::apply_and_wait(changes, out, timeout_ms);
     const std::uint64_t gen = queue_changes(changes);
-    const int n = ring_wait(out, timeout_ms);
-    // The changes were applied before the wait went to sleep; a failure's
-    // completion is already posted.
-    int no_wait = -1;  // this call queued no IORING_OP_EPOLL_WAIT
-    reap(gen, changes, &no_wait);
-    return n;
+    // The changes were applied before the wait went to sleep; the wait's
+    // reaps record a failure's completion, which is posted by then (a reap
+    // that took it as left over from an earlier call would lose the
+    // failure, and the registration would stay as if the kernel had taken
+    // the change: R5.12).
+    return ring_wait(out, timeout_ms, gen, changes);
   }
 
   // The kernel normally takes every entry at once; should an enter have

@@ -1456,3 +1456,76 @@ TEST(Overlapped, R9_6_ClosesocketRacingCompletionsEachOperationCompletesOnce) {
   std::printf("[ stress   ] %d operations: %d with data, %d cancelled\n", issued.load(),
               with_data.load(), aborted.load());
 }
+
+// Regression (found by the fuzzer, io_uring): once the ring carries socket
+// operations, a re-ENABLE held back for the call's wait goes to the kernel
+// in the same enter; when the kernel refused it (the registered socket was
+// closed with plain close() and the number is now something else), the
+// failure was taken for a completion left over from an earlier call and
+// lost: the ENABLE reported success on a pipe, and a socket under the number
+// kept the old registration, with no kernel watch (R5.1, R5.12, R7.2).
+TEST(Overlapped, R5_12_RefusedReEnableFusedWithARingWaitIsNotLost) {
+  Port port;
+  Pair p = tcp_pair();
+  associate(p.server, port, 90);
+  char buf[4];
+  WSABUF w{4, buf};
+  DWORD flags = 0;
+  OVERLAPPED ov{};
+  int rc = WSARecv(p.server, &w, 1, nullptr, &flags, &ov, nullptr);
+  ASSERT_TRUE(rc == 0 || WSAGetLastError() == WSA_IO_PENDING);
+  ASSERT_TRUE(port_is_empty(port));  // the ring is in use from here on
+  SOCKADDR_IN a;
+  Sock u = bound4(SOCK_DGRAM, &a);
+  const SOCKET old = u.release();
+  SOCK_NOTIFY_REGISTRATION r{};
+  r.socket = old;
+  r.completionKey = reinterpret_cast<PVOID>(91);
+  r.eventFilter = SOCK_NOTIFY_REGISTER_EVENT_IN;
+  r.operation = SOCK_NOTIFY_OP_ENABLE;
+  r.triggerFlags = SOCK_NOTIFY_TRIGGER_LEVEL | SOCK_NOTIFY_TRIGGER_PERSISTENT;
+  ASSERT_EQ(ProcessSocketNotifications(port, 1, &r, 0, 0, nullptr, nullptr),
+            static_cast<DWORD>(ERROR_SUCCESS));
+  ASSERT_EQ(r.registrationResult, static_cast<DWORD>(ERROR_SUCCESS));
+  // What takes the number next is open before it is free.
+  int pp[2];
+  ASSERT_EQ(::pipe(pp), 0);
+  SOCKADDR_IN va;
+  Sock v = bound4(SOCK_DGRAM, &va);
+  ASSERT_EQ(::close(static_cast<int>(old)), 0);  // plain close: psn is not told
+  ASSERT_EQ(::dup2(pp[0], static_cast<int>(old)), static_cast<int>(old));
+  ::close(pp[0]);
+  // A new key, and a wait: the re-ENABLE is held back for the wait's enter.
+  OVERLAPPED_ENTRY e[1];
+  UINT32 got = 0;
+  r.completionKey = reinterpret_cast<PVOID>(92);
+  r.registrationResult = 0;
+  DWORD prc = ProcessSocketNotifications(port, 1, &r, 1, 1, e, &got);
+  EXPECT_EQ(prc, static_cast<DWORD>(WAIT_TIMEOUT));
+  EXPECT_EQ(r.registrationResult, static_cast<DWORD>(WSAENOTSOCK));  // R5.1: a pipe
+  ASSERT_EQ(::close(static_cast<int>(old)), 0);
+  ::close(pp[1]);
+  // A socket that takes the number now registers afresh with its own key
+  // and is notified (R5.12, R5.7).
+  ASSERT_EQ(::dup2(static_cast<int>(static_cast<SOCKET>(v)), static_cast<int>(old)),
+            static_cast<int>(old));
+  r.completionKey = reinterpret_cast<PVOID>(93);
+  r.registrationResult = 0;
+  prc = ProcessSocketNotifications(port, 1, &r, 1, 1, e, &got);
+  EXPECT_EQ(prc, static_cast<DWORD>(WAIT_TIMEOUT));
+  EXPECT_EQ(r.registrationResult, static_cast<DWORD>(ERROR_SUCCESS));
+  SOCKADDR_IN sa;
+  Sock s = bound4(SOCK_DGRAM, &sa);
+  ASSERT_EQ(sendto(s, "d", 1, 0, reinterpret_cast<const sockaddr*>(&va), sizeof va), 1);
+  Completion c = next(port);
+  EXPECT_TRUE(c.ok);
+  EXPECT_EQ(c.key, 93u) << "the number's new socket was not notified with its own key";
+  EXPECT_EQ(c.ov, nullptr);
+  r.operation = SOCK_NOTIFY_OP_REMOVE;
+  ProcessSocketNotifications(port, 1, &r, 0, 0, nullptr, nullptr);
+  ::close(static_cast<int>(old));
+  ASSERT_EQ(send_all(p.client, "ok"), 2);
+  bool done = false;
+  for (int i = 0; i < 10 && !done; ++i) done = next(port).ov == &ov;
+  EXPECT_TRUE(done) << "the receive completed";
+}
