@@ -15,72 +15,17 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 
-from harness import (Server, abort_connection, check, fail, read_until_closed, require_tool,
-                     run)
+from harness import Server, abort_connection, check, fail, require_tool, run
+from http_client import HttpClient
 
 BODY = b"Hello from psn!\n"
 
 
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def __repr__(self):
-        return f"Response({self.status}, {self.headers}, {self.body[:80]!r})"
-
-
-class Client:
-    """An HTTP/1.1 client that reads responses one by one off one connection."""
-
+class Client(HttpClient):
     def __init__(self, server, timeout=3.0):
-        self.sock = server.connect(timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            fail(f"no complete response in time (have {self.buf[:200]!r})")
-        except ConnectionResetError:
-            fail(f"connection reset while waiting for a response (have {self.buf[:200]!r})")
-        if not chunk:
-            fail(f"connection closed in the middle of a response (have {self.buf[:200]!r})")
-        self.buf += chunk
-
-    def response(self, head=False):
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        header, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = header.decode("latin-1").split("\r\n")
-        m = re.fullmatch(r"HTTP/1\.1 (\d{3}) .*", lines[0])
-        check(m is not None, f"bad status line {lines[0]!r}")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        check("content-length" in headers, f"response without Content-Length: {lines}")
-        length = int(headers["content-length"])
-        if head:
-            length = 0
-        while len(self.buf) < length:
-            self._fill()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return Response(int(m.group(1)), headers, body)
-
-    def expect_closed(self):
-        """The server must close the connection cleanly (FIN, no reset) and
-        send nothing more."""
-        rest = self.buf + read_until_closed(self.sock)
-        check(rest == b"", f"unexpected bytes after the last response: {rest[:200]!r}")
-
-    def close(self):
-        self.sock.close()
+        super().__init__(server, timeout)
 
 
 def get(path="/", extra=b""):

@@ -24,10 +24,9 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 
-from harness import (Server, abort_connection, check, fail, read_until_closed, require_tool,
-                     run)
+from harness import Server, abort_connection, check, fail, require_tool, run
+from http_client import HttpClient
 
 BODY = b"Hello from psn!\n"
 ANSWERED = (200, 404, 405)  # the statuses the server counts as requests
@@ -44,80 +43,22 @@ class Tally:
         self.maybe_answered = 0   # requests the server may have answered unread
 
 
-class Response:
-    def __init__(self, status, reason, headers, body):
-        self.status, self.reason, self.headers, self.body = status, reason, headers, body
-
-    def __repr__(self):
-        return f"Response({self.status} {self.reason}, {self.headers}, {self.body[:80]!r})"
-
-
-class Client:
-    """One connection; reads the responses off it one by one."""
+class Client(HttpClient):
+    """One connection, whose responses also go into the tally."""
 
     def __init__(self, server, tally, timeout=5.0, nodelay=False):
-        self.sock = server.connect(timeout)
-        if nodelay:
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(server, timeout, nodelay,
+                         required=("content-length", "content-type", "connection", "date"))
         self.tally = tally
-        self.buf = b""
         tally.connections += 1
 
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            fail(f"no complete response in time (have {self.buf[:200]!r})")
-        except ConnectionResetError:
-            fail(f"connection reset while waiting for a response (have {self.buf[:200]!r})")
-        if not chunk:
-            fail(f"connection closed in the middle of a response (have {self.buf[:200]!r})")
-        self.buf += chunk
-
     def response(self, head=False):
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        header, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = header.decode("latin-1").split("\r\n")
-        m = re.fullmatch(r"HTTP/1\.1 (\d{3}) (.+)", lines[0])
-        check(m is not None, f"bad status line {lines[0]!r}")
-        headers = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            check(colon == ":" and name.strip() == name and name,
-                  f"bad header line {line!r} in {lines}")
-            check(name.lower() not in headers, f"repeated header {name!r} in {lines}")
-            headers[name.lower()] = value.strip()
-        for name in ("content-length", "content-type", "connection", "date"):
-            check(name in headers, f"response without {name}: {lines}")
-        length = int(headers["content-length"])
-        if not head:
-            while len(self.buf) < length:
-                self._fill()
-            body, self.buf = self.buf[:length], self.buf[length:]
-        else:
-            body = b""
-        r = Response(int(m.group(1)), m.group(2), headers, body)
+        r = super().response(head)
         if r.status in ANSWERED:
             self.tally.answered += 1
         else:
             self.tally.refused += 1
         return r
-
-    def responses(self, n):
-        return [self.response() for _ in range(n)]
-
-    def expect_closed(self):
-        """The server must close the connection cleanly (FIN, no reset) and
-        send nothing more."""
-        rest = self.buf + read_until_closed(self.sock)
-        check(rest == b"", f"unexpected bytes after the last response: {rest[:200]!r}")
-
-    def close(self):
-        self.sock.close()
 
 
 def get(path="/", extra=b"", method=b"GET"):
