@@ -141,7 +141,7 @@ class uring_backend final : public epoll_backend {
   }
 
   std::size_t ring_take(std::span<ring_completion> out) noexcept override {
-    reap_ring();
+    reap();
     std::size_t n = held_ < out.size() ? held_ : out.size();
     for (std::size_t i = 0; i < n; ++i) out[i] = held_ring_[i];
     for (std::size_t i = n; i < held_; ++i) held_ring_[i - n] = held_ring_[i];
@@ -191,19 +191,6 @@ class uring_backend final : public epoll_backend {
     return ud == kTagRingCancel;
   }
 
-  // Takes the socket operations' completions the kernel has posted, without
-  // entering it; stops while the holding area is full.
-  void reap_ring() noexcept {
-    unsigned head, seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      if ((cqe->user_data & kTagRing) && held_ == kMaxHeld) break;
-      ++seen;
-      sort_ring_cqe(cqe);  // anything else is left over from an earlier call
-    }
-    io_uring_cq_advance(&ring_, seen);
-  }
-
   // The wait once the ring carries socket operations: one enter submits
   // what is queued and sleeps until a completion arrives or the epoll set
   // becomes readable (a multishot poll of it, which the interrupt eventfd
@@ -213,7 +200,6 @@ class uring_backend final : public epoll_backend {
   // the changes posts them).
   int ring_wait(std::span<event> out, int timeout_ms, std::uint64_t gen = 0,
                 std::span<change> changes = {}) noexcept {
-    int no_wait = -1;  // no IORING_OP_EPOLL_WAIT goes with a ring wait
     if (!poll_armed_) {
       io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
       if (sqe != nullptr) {
@@ -222,7 +208,7 @@ class uring_backend final : public epoll_backend {
         poll_armed_ = true;
       }
     }
-    reap(gen, changes, &no_wait);
+    reap(gen, changes);
     if (held_ > 0 || epoll_ready_) timeout_ms = 0;
     if (timeout_ms == 0) {
       ring_submit();
@@ -233,7 +219,7 @@ class uring_backend final : public epoll_backend {
       io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ms < 0 ? nullptr : &ts, nullptr);
       submit_leftovers();
     }
-    reap(gen, changes, &no_wait);
+    reap(gen, changes);
     if (!epoll_ready_) return 0;
     const int max = out.size() < kMaxEvents ? static_cast<int>(out.size()) : kMaxEvents;
     count_entries(1);
@@ -270,8 +256,12 @@ class uring_backend final : public epoll_backend {
     }
   }
 
-  // Consumes every completion in the ring, recording this call's.
-  void reap(std::uint64_t gen, std::span<change> changes, int* wait_result) noexcept {
+  // Consumes every completion the kernel has posted, without entering it:
+  // socket operations' into the holding area (stopping while it is full),
+  // and the results of this call's wait and changes (generation `gen`);
+  // anything else is left over from an earlier call.
+  void reap(std::uint64_t gen = 0, std::span<change> changes = {},
+            int* wait_result = nullptr) noexcept {
     unsigned head, seen = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
@@ -280,7 +270,7 @@ class uring_backend final : public epoll_backend {
       if (sort_ring_cqe(cqe)) continue;
       const std::uint64_t ud = cqe->user_data;
       if ((ud & kTagMask) == kTagWait) {
-        if ((ud & ~kTagMask) == gen) *wait_result = cqe->res > 0 ? cqe->res : 0;
+        if ((ud & ~kTagMask) == gen && wait_result) *wait_result = cqe->res > 0 ? cqe->res : 0;
       } else if ((ud & kTagMask) == 0 && (ud & ~std::uint64_t{0xFFFFFFFF}) == gen) {
         std::size_t i = ud & 0xFFFFFFFFu;
         if (i < changes.size() && cqe->res < 0) changes[i].result = -cqe->res;
@@ -355,13 +345,12 @@ std::unique_ptr<backend> make_uring(int* err) noexcept {
   // thread's next kernel entry (every wait is one) or timer tick. Waits are
   // where psn's threads spend their idle time, and the interrupt per
   // completion cost the echo workload almost twice the server CPU time
-  // (docs/design.md). A kernel without it (before 5.19) cannot run this
-  // backend anyway, but is asked without the flags so the probe decides.
+  // (docs/design.md). A kernel without it (before 5.19) lacks what the
+  // probe asks for too: either way the backend is unavailable.
   io_uring ring;
   int rc = io_uring_queue_init(
       kRingEntries, &ring,
       IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
-  if (rc == -EINVAL) rc = io_uring_queue_init(kRingEntries, &ring, IORING_SETUP_SUBMIT_ALL);
   if (rc < 0) {
     *err = -rc;
     return nullptr;

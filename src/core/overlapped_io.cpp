@@ -838,8 +838,11 @@ void overlapped_io::ring_done(io_op* op, int res) noexcept {
     // Nobody asked for this: the kernel cancels a thread's ring requests
     // when the thread exits. On Windows an operation on a socket associated
     // with a port outlives the thread that started it, so the request goes
-    // to the ring again, from a thread still here.
+    // to the ring again, from a thread still here. A connect's handshake
+    // may still be under way in the kernel: it is waited for first, then
+    // connecting again says how it ended.
     op->resumed = true;
+    if (op->what == io_request::type::connect && op->phase == 0) op->await_writable = true;
     push(op);
     return;
   }
@@ -902,23 +905,14 @@ void overlapped_io::ring_done(io_op* op, int res) noexcept {
     case io_request::type::connect:
       if (op->phase == 0) {
         if (op->await_writable) {
-          // The connection has ended its handshake, either way: connect
-          // again to learn how (below). Or CancelIoEx stopped the wait.
+          // The handshake has ended, either way (or CancelIoEx stopped the
+          // wait): connecting again says how.
           op->await_writable = false;
-          if (res < 0) return finish(op, status_of_errno(-res));
+          if (res < 0) return finish(op, status_of_errno(err));
           push(op);
           return;
         }
-        // Sent again after its submitter exited: connect(2) on a socket
-        // whose handshake is under way fails with EALREADY, and on one
-        // that got connected meanwhile with EISCONN (Linux 6.18's ring
-        // waits for the handshake instead).
-        if (op->resumed && res == -EALREADY) {
-          op->await_writable = true;
-          push(op);
-          return;
-        }
-        if (op->resumed && res == -EISCONN) res = 0;
+        if (op->resumed && res == -EISCONN) res = 0;  // connected while it waited
         if (res < 0) return finish(op, status_of_errno(-res));
         op->tolen = 0;
         if (op->niov == 0) return finish(op, kStatusSuccess);
