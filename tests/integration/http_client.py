@@ -1,11 +1,12 @@
-"""An HTTP/1.1 client for the integration tests: one connection, whose
+"""HTTP for the integration tests: a client on one connection, whose
 responses are read off it one by one and checked for form (a status line
 with a reason, well-formed header lines, no header twice, the headers a
-test names as required)."""
+test names as required), and a wrk run with its checks."""
 import re
 import socket
+import subprocess
 
-from harness import check, fail, read_until_closed
+from harness import check, fail, read_until_closed, require_tool
 
 
 class Response:
@@ -72,3 +73,31 @@ class HttpClient:
 
     def close(self):
         self.sock.close()
+
+
+def run_wrk(server):
+    """wrk -t2 -c100 -d2s against "/" of the server: it must finish with no
+    socket errors and no non-2xx responses. Returns the requests it
+    completed (more than 0)."""
+    wrk = require_tool("wrk", "wrk")
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        out = subprocess.run([wrk, "-t2", "-c100", "-d2s", url], capture_output=True, text=True,
+                             timeout=20)
+    except subprocess.TimeoutExpired:
+        fail("wrk did not finish within 20s")
+    text = out.stdout + out.stderr
+    print(text)
+    check(out.returncode == 0, f"wrk exited with status {out.returncode}")
+    check("Non-2xx or 3xx responses" not in text, "wrk saw non-2xx responses")
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        check(all(int(x) == 0 for x in m.groups()), f"wrk saw socket errors: {m.group(0)}")
+    else:
+        check("Socket errors" not in text, "unrecognised 'Socket errors' line from wrk")
+    m = re.search(r"(\d+) requests in", text)
+    check(m is not None and int(m.group(1)) > 0, "wrk reported no completed requests")
+    requests = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    check(m is not None and float(m.group(1)) > 0, "wrk reported no request rate")
+    return requests

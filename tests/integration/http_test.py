@@ -11,14 +11,12 @@ usage: http_test.py wrk|robustness PATH_TO_http_server
               requests, byte-by-byte requests), checking after each kind that
               the server still serves; then a clean SIGINT stop.
 """
-import re
 import signal
 import socket
-import subprocess
 import time
 
-from harness import Server, abort_connection, check, fail, require_tool, run
-from http_client import HttpClient
+from harness import Server, abort_connection, check, fail, run
+from http_client import HttpClient, run_wrk
 
 BODY = b"Hello from psn!\n"
 
@@ -47,27 +45,8 @@ def still_serving(server, what):
 # wrk
 
 def test_wrk(binary):
-    wrk = require_tool("wrk", "wrk")
     with Server(binary, "--threads", "2") as server:
-        url = f"http://127.0.0.1:{server.port}/"
-        try:
-            out = subprocess.run([wrk, "-t2", "-c100", "-d2s", url], capture_output=True,
-                                 text=True, timeout=20)
-        except subprocess.TimeoutExpired:
-            fail("wrk did not finish within 20s")
-        text = out.stdout + out.stderr
-        print(text)
-        check(out.returncode == 0, f"wrk exited with status {out.returncode}")
-        check("Non-2xx or 3xx responses" not in text, "wrk saw non-2xx responses")
-        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-        if m:
-            check(all(int(x) == 0 for x in m.groups()), f"wrk saw socket errors: {m.group(0)}")
-        else:
-            check("Socket errors" not in text, "unrecognised 'Socket errors' line from wrk")
-        m = re.search(r"(\d+) requests in", text)
-        check(m is not None and int(m.group(1)) > 0, "wrk reported no completed requests")
-        m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-        check(m is not None and float(m.group(1)) > 0, "wrk reported no request rate")
+        run_wrk(server)
         still_serving(server, "wrk")
         server.stop(signal.SIGTERM)
 
